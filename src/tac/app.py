@@ -1,0 +1,113 @@
+"""The app factory: blueprints, and the startup and shutdown of db, bus and hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from quart import Quart
+
+from tac import db
+from tac.bus import Bus
+from tac.bus.local import LocalBus
+from tac.chat import Chat
+from tac.chat.ratelimit import LocalRateLimiter
+from tac.chat.rooms import ensure_general, room_by_id
+from tac.hub import Hub
+from tac.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What one running instance holds; created at startup, closed at shutdown."""
+
+    settings: Settings
+    chat: Chat
+    hub: Hub
+    mongo: AsyncMongoClient[dict[str, Any]]
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.redis_url:
+        from tac.bus.redis import RedisBus
+
+        return RedisBus(settings.redis_url, settings.redis_prefix, sharded=settings.redis_sharded)
+    return LocalBus()
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    from tac.web import register_web
+
+    settings = settings or Settings()
+    app = Quart(__name__)
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+    )
+    app.extensions["tac.settings"] = settings
+    register_web(app)
+
+    @app.before_serving
+    async def startup() -> None:
+        app.extensions["tac"] = await start_runtime(app, settings)
+
+    @app.after_serving
+    async def shutdown() -> None:
+        runtime: Runtime | None = app.extensions.pop("tac", None)
+        if runtime is not None:
+            await stop_runtime(runtime)
+
+    return app
+
+
+async def start_runtime(app: Quart, settings: Settings) -> Runtime:
+    from tac.web.fragments import make_renderer
+
+    if not settings.mongo_url:
+        raise RuntimeError("TAC_MONGO_URL is unset: start Tac with `tac run`, which embeds one.")
+    mongo = await db.connect(settings.mongo_url, settings.mongo_db)
+    await ensure_general()
+    bus = make_bus(settings)
+    chat = Chat(
+        settings=settings,
+        bus=bus,
+        rate_limiter=LocalRateLimiter(
+            settings.rate_limit_messages, settings.rate_limit_window_seconds
+        ),
+    )
+
+    async def room_top(room: str) -> int:
+        return (await room_by_id(room)).last_seq
+
+    hub = Hub(bus, make_renderer(app), room_top, settings.gap_repair_seconds)
+    await hub.start()
+    log.info("instance %s ready", settings.instance_id)
+    return Runtime(settings=settings, chat=chat, hub=hub, mongo=mongo)
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    """Each step is bounded: Redis or MongoDB may already be gone."""
+    step = runtime.settings.shutdown_step_seconds
+    for name, closing in [
+        ("hub", runtime.hub.stop()),
+        ("bus", runtime.hub.bus.stop()),
+        ("mongo", db.close(runtime.mongo, step)),
+    ]:
+        try:
+            await asyncio.wait_for(closing, step)
+        except (TimeoutError, Exception):
+            log.warning("shutdown: %s did not stop cleanly within %.1f s", name, step)
+    with contextlib.suppress(Exception):
+        logging.getLogger("tac").info("instance %s stopped", runtime.settings.instance_id)

@@ -1,0 +1,20 @@
+"""Use cases: what a person can do in Tac. Knows no HTTP and no HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the bus imports chat.events: only the type is needed here
+    from tac.bus import Bus
+    from tac.chat.ratelimit import RateLimiter
+    from tac.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """What every use case may need: the limits, the bus it publishes on, the rate limiter."""
+
+    settings: Settings
+    bus: Bus
+    rate_limiter: RateLimiter

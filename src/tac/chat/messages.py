@@ -1,0 +1,107 @@
+"""Post messages and read history. History pages are `seq` ranges, never sort+limit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from tac.chat import Chat
+from tac.chat.errors import Invalid, NotFound, RateLimited
+from tac.chat.events import POSTED, Event
+from tac.chat.rooms import require_member
+from tac.models import Message, Room, User
+
+
+def check_body(chat: Chat, body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise Invalid("A message needs some text.", field="body")
+    limit = chat.settings.message_max_chars
+    if len(body) > limit:
+        raise Invalid(
+            f"A message may have at most {limit} characters (this one has {len(body)}).",
+            field="body",
+        )
+    return body
+
+
+async def next_seq(room: Room) -> int:
+    """Raise the room's last_seq by one, atomically, and return it."""
+    updated = await Room.get_pymongo_collection().find_one_and_update(
+        {"_id": room.id},
+        {"$inc": {"last_seq": 1}},
+        projection={"last_seq": True},
+        return_document=ReturnDocument.AFTER,
+    )
+    if updated is None:
+        raise NotFound("No such room.")
+    seq: int = updated["last_seq"]
+    room.last_seq = seq
+    return seq
+
+
+async def post_message(chat: Chat, author: User, room: Room, body: str) -> Message:
+    """Store the message, then publish it. A message not stored was not sent."""
+    body = check_body(chat, body)
+    await require_member(author, room)
+    wait = await chat.rate_limiter.retry_after(str(author.id))
+    if wait > 0:
+        raise RateLimited(f"Slow down: try again in {wait:.0f} s.", retry_after=wait)
+    assert author.id is not None and room.id is not None
+    message = Message(
+        room=room.id,
+        seq=await next_seq(room),
+        author=author.id,
+        author_name=author.display_name,
+        body=body,
+    )
+    await message.insert()
+    await chat.bus.publish(Event(POSTED, str(room.id), message.seq, str(message.id)))
+    return message
+
+
+async def history_before(room: Room, before: int, limit: int) -> list[Message]:
+    """Up to `limit` messages with seq in [before - limit, before), oldest first."""
+    low = max(before - limit, 1)
+    return await messages_between(room.id, low, before - 1)
+
+
+async def messages_between(
+    room_id: PydanticObjectId | None, low: int, high: int
+) -> list[Message]:
+    """Messages with low <= seq <= high, oldest first: a range on the (room, seq) index."""
+    if high < low:
+        return []
+    found = await Message.find(
+        Message.room == room_id, Message.seq >= low, Message.seq <= high
+    ).to_list()
+    return sorted(found, key=lambda m: m.seq)
+
+
+async def latest(room: Room, limit: int) -> list[Message]:
+    return await history_before(room, room.last_seq + 1, limit)
+
+
+async def missed_since(chat: Chat, room: Room, since: int) -> list[Message]:
+    """Everything after `since`, without holes that may still fill.
+
+    A seq is taken before its message is stored, so a fresh hole means a message is
+    still on its way; we wait for it briefly. A hole older than gap_repair_seconds is
+    a post that failed, and we read past it.
+    """
+    deadline = asyncio.get_running_loop().time() + chat.settings.gap_repair_seconds
+    while True:
+        fresh = await Room.get(room.id)
+        top = fresh.last_seq if fresh else room.last_seq
+        low = max(since + 1, top - chat.settings.catchup_max_messages + 1)
+        found = await messages_between(room.id, low, top)
+        if len(found) == top - low + 1 or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.02)
+
+
+async def messages_by_ids(ids: list[str]) -> dict[str, Message]:
+    found = await Message.find({"_id": {"$in": [PydanticObjectId(i) for i in ids]}}).to_list()
+    return {str(m.id): m for m in found}

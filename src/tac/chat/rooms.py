@@ -1,0 +1,111 @@
+"""Rooms and who is in them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
+
+from tac.chat import Chat
+from tac.chat.errors import Conflict, Invalid, NotAllowed, NotFound
+from tac.models import Membership, Room, User
+
+GENERAL = "general"
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+
+
+async def ensure_general() -> Room:
+    """The room every Tac has from its first start."""
+    room = await Room.find_one(Room.slug == GENERAL)
+    if room is None:
+        try:
+            room = await Room(slug=GENERAL, title="General", topic="Say hello.").insert()
+        except DuplicateKeyError:  # another instance made it first
+            room = await Room.find_one(Room.slug == GENERAL)
+    assert room is not None
+    return room
+
+
+async def create_room(chat: Chat, creator: User, title: str, topic: str = "") -> Room:
+    s = chat.settings
+    title = " ".join(title.split())
+    topic = " ".join(topic.split())
+    if not 1 <= len(title) <= s.room_title_max_chars:
+        raise Invalid(f"Title must be 1 to {s.room_title_max_chars} characters.", field="title")
+    if len(topic) > s.room_topic_max_chars:
+        raise Invalid(f"Topic may have at most {s.room_topic_max_chars} characters.", field="topic")
+    slug = slugify(title)
+    if not slug:
+        raise Invalid("Title needs at least one letter or digit.", field="title")
+    try:
+        room = await Room(slug=slug, title=title, topic=topic, created_by=creator.id).insert()
+    except DuplicateKeyError:
+        raise Conflict(f"A room named '{slug}' already exists.", field="title") from None
+    await join_room(creator, room)
+    return room
+
+
+async def room_by_slug(slug: str) -> Room:
+    room = await Room.find_one(Room.slug == slug)
+    if room is None:
+        raise NotFound(f"No room '{slug}'.")
+    return room
+
+
+async def room_by_id(room_id: str | PydanticObjectId) -> Room:
+    try:
+        room = await Room.get(PydanticObjectId(room_id))
+    except Exception:
+        room = None
+    if room is None:
+        raise NotFound("No such room.")
+    return room
+
+
+async def list_rooms() -> list[Room]:
+    return await Room.find_all().sort(Room.slug).to_list()
+
+
+async def join_room(user: User, room: Room) -> Membership:
+    existing = await membership_of(user, room)
+    if existing is not None:
+        return existing
+    try:
+        return await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
+    except DuplicateKeyError:  # joined from another tab at the same moment
+        found = await membership_of(user, room)
+        assert found is not None
+        return found
+
+
+async def leave_room(user: User, room: Room) -> None:
+    await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+
+
+async def membership_of(user: User, room: Room) -> Membership | None:
+    return await Membership.find_one(Membership.user == user.id, Membership.room == room.id)
+
+
+async def require_member(user: User, room: Room) -> Membership:
+    membership = await membership_of(user, room)
+    if membership is None:
+        raise NotAllowed(f"Join #{room.slug} first.")
+    return membership
+
+
+async def rooms_of(user: User) -> list[Room]:
+    ids = [m.room for m in await Membership.find(Membership.user == user.id).to_list()]
+    return await Room.find({"_id": {"$in": ids}}).sort(Room.slug).to_list()
+
+
+async def members(room: Room) -> list[User]:
+    ids: list[PydanticObjectId] = [
+        m.user for m in await Membership.find(Membership.room == room.id).to_list()
+    ]
+    return await User.find({"_id": {"$in": ids}}).sort(User.username_key).to_list()

@@ -1,0 +1,88 @@
+"""The embedded MongoDB-wire server (SecantusDB), used when TAC_MONGO_URL is unset.
+
+It runs as its own process on a free loopback port, its data under a folder we own,
+and stops when we do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _server_command() -> str:
+    beside_python = Path(sys.executable).parent / "secantusd-py"
+    found = str(beside_python) if beside_python.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise RuntimeError(
+            "TAC_MONGO_URL is unset and the embedded server is not installed: "
+            "pip install 'tac[embedded]' or set TAC_MONGO_URL."
+        )
+    return found
+
+
+class EmbeddedMongo:
+    def __init__(self, data_dir: Path, port: int | None = None, log_file: Path | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.log_file = log_file or data_dir.parent / "mongo.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def start(self, timeout: float = 30.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    _server_command(),
+                    "--host", "127.0.0.1",
+                    "--port", str(self.port),
+                    "--storage-path", str(self.data_dir),
+                    "--log-level", "WARNING",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self._wait_ready(timeout)
+        return self.url
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"embedded MongoDB exited; see {self.log_file}")
+            try:
+                with MongoClient(self.url, serverSelectionTimeoutMS=300) as client:
+                    client.admin.command("ping")
+                return
+            except Exception:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"embedded MongoDB not ready after {timeout} s; see {self.log_file}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

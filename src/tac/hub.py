@@ -1,0 +1,241 @@
+"""This instance's live sockets: who listens to which room, and the fan-out to them.
+
+The hub renders each event once per format (HTML for browsers, JSON for bots) and puts
+the same string on the bounded queue of every local socket in the room. A socket whose
+queue is full is slow: it is told to close, and never stalls the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from beanie import PydanticObjectId
+
+from tac.bus import Bus
+from tac.chat.events import POSTED, PRESENCE, Event
+from tac.chat.messages import messages_between, messages_by_ids
+from tac.models import Message
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[Event, Message | None, str], str]
+"""Turns an event (and its message, when it has one) into the text of one format."""
+
+Item = tuple[str, int, str]
+"""(room, seq, text) as queued for a socket; seq is 0 for what is never deduplicated."""
+
+
+class Connection:
+    """One live socket's send side: a bounded queue drained as whole frames."""
+
+    __slots__ = (
+        "catchup", "close_code", "closing", "fmt", "joiner", "limit", "pending", "rooms",
+        "user", "wake",
+    )  # fmt: skip
+
+    def __init__(self, user: str, fmt: str, limit: int) -> None:
+        self.user = user
+        self.fmt = fmt
+        self.joiner = "\n" if fmt == "json" else ""
+        """HTML fragments concatenate into one frame; JSON events go one per line."""
+        self.limit = limit
+        self.rooms: set[str] = set()
+        self.pending: list[Item] = []
+        self.wake = asyncio.Event()
+        self.closing = asyncio.Event()
+        self.close_code = 1000
+        self.catchup: dict[str, int] = {}
+        """Per room, the highest seq the catch-up sent: live copies up to it are dropped."""
+
+    def push(self, item: Item) -> None:
+        if len(self.pending) >= self.limit:
+            self.close(1013)  # try again later: the client reconnects and catches up
+            return
+        self.pending.append(item)
+        self.wake.set()
+
+    def close(self, code: int) -> None:
+        """Ask the socket's owner to close it with `code`."""
+        if not self.closing.is_set():
+            self.close_code = code
+            self.closing.set()
+
+    @property
+    def slow(self) -> bool:
+        return self.close_code == 1013
+
+    async def frames(self) -> AsyncIterator[str]:
+        """Everything waiting, as one frame each time: batches grow by themselves under load."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            items, self.pending = self.pending, []
+            if self.catchup:
+                items = [i for i in items if i[1] == 0 or i[1] > self.catchup.get(i[0], 0)]
+            if len(items) == 1:
+                yield items[0][2]
+            elif items:
+                yield self.joiner.join(i[2] for i in items)
+
+
+@dataclass
+class RoomState:
+    """What this instance has delivered in one room, to drop duplicates and see gaps."""
+
+    top: int
+    seen: set[int] = field(default_factory=set)
+    order: deque[int] = field(default_factory=deque)
+    by_fmt: dict[str, set[Connection]] = field(default_factory=dict)
+
+    def first_time(self, seq: int, keep: int = 4096) -> bool:
+        if seq in self.seen:
+            return False
+        self.seen.add(seq)
+        self.order.append(seq)
+        if len(self.order) > keep:
+            self.seen.discard(self.order.popleft())
+        return True
+
+
+class Hub:
+    def __init__(
+        self,
+        bus: Bus,
+        render: Render,
+        room_top: Callable[[str], Awaitable[int]],
+        gap_repair_seconds: float,
+        on_delivered: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.bus = bus
+        self.render = render
+        self.room_top = room_top
+        self.gap_repair_seconds = gap_repair_seconds
+        self.on_delivered = on_delivered
+        self.rooms: dict[str, RoomState] = {}
+        self.connections: set[Connection] = set()
+        self._inbox: list[Event] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._repairs: set[asyncio.Task[None]] = set()
+
+    # -- lifetime -------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.bus.start(self.deliver, self.repair_all)
+        self._task = asyncio.create_task(self._run(), name="hub")
+
+    async def stop(self) -> None:
+        for task in [self._task, *self._repairs]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # -- sockets ------------------------------------------------------------------------
+    async def attach(self, conn: Connection, room: str) -> None:
+        state = self.rooms.get(room)
+        if state is None:
+            # Subscribe before reading the top: nothing published after the read is missed.
+            await self.bus.subscribe(room)
+            state = self.rooms.get(room) or RoomState(top=await self.room_top(room))
+            self.rooms[room] = state
+        state.by_fmt.setdefault(conn.fmt, set()).add(conn)
+        conn.rooms.add(room)
+        self.connections.add(conn)
+
+    async def detach(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        for room in conn.rooms:
+            state = self.rooms.get(room)
+            if state is None:
+                continue
+            state.by_fmt.get(conn.fmt, set()).discard(conn)
+            if not any(state.by_fmt.values()):
+                del self.rooms[room]
+                await self.bus.unsubscribe(room)
+        conn.rooms.clear()
+
+    def close_all(self, code: int) -> None:
+        for conn in list(self.connections):
+            conn.close(code)
+
+    def listeners(self, room: str) -> int:
+        state = self.rooms.get(room)
+        return sum(len(c) for c in state.by_fmt.values()) if state else 0
+
+    # -- events -------------------------------------------------------------------------
+    def deliver(self, event: Event) -> None:
+        """Called by the bus; the hub task does the work."""
+        self._inbox.append(event)
+        self._wake.set()
+
+    def repair_all(self) -> None:
+        """The bus lost events: read what each room has beyond what we delivered."""
+        for room in list(self.rooms):
+            self._spawn_repair(room, delay=0.0)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            events, self._inbox = self._inbox, []
+            try:
+                await self._dispatch(events)
+            except Exception:
+                log.exception("hub: dispatching %d events failed", len(events))
+
+    async def _dispatch(self, events: list[Event]) -> None:
+        ids = [e.message_id for e in events if e.message_id and e.room in self.rooms]
+        messages = await messages_by_ids(ids) if ids else {}
+        for event in events:
+            state = self.rooms.get(event.room)
+            if state is None:
+                continue
+            if event.kind == POSTED:
+                if not state.first_time(event.seq):
+                    continue
+                if event.seq > state.top + 1:
+                    self._spawn_repair(event.room, delay=self.gap_repair_seconds)
+                state.top = max(state.top, event.seq)
+            message = messages.get(event.message_id)
+            if message is None and event.kind != PRESENCE:
+                continue
+            self._fan_out(state, event, message)
+
+    def _fan_out(self, state: RoomState, event: Event, message: Message | None) -> None:
+        seq = event.seq if event.kind == POSTED else 0
+        delivered = 0
+        for fmt, conns in state.by_fmt.items():
+            if not conns:
+                continue
+            item: Item = (event.room, seq, self.render(event, message, fmt))
+            for conn in conns:
+                conn.push(item)
+            delivered += len(conns)
+        self.on_delivered(delivered)
+
+    # -- gaps ---------------------------------------------------------------------------
+    def _spawn_repair(self, room: str, delay: float) -> None:
+        task = asyncio.create_task(self._repair(room, delay), name=f"repair:{room}")
+        self._repairs.add(task)
+        task.add_done_callback(self._repairs.discard)
+
+    async def _repair(self, room: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        state = self.rooms.get(room)
+        if state is None:
+            return
+        try:
+            top = await self.room_top(room)
+            low = max(1, min(state.seen, default=state.top + 1))
+            found = await messages_between(PydanticObjectId(room), low, top)
+        except Exception:
+            log.exception("hub: repairing room %s failed", room)
+            return
+        for message in found:
+            if message.seq not in state.seen:
+                self.deliver(Event(POSTED, room, message.seq, str(message.id)))

@@ -1,0 +1,12 @@
+"""Beanie documents: what Tac stores in MongoDB."""
+
+from beanie import Document
+
+from tac.models.membership import Membership
+from tac.models.message import Message
+from tac.models.room import Room
+from tac.models.user import User
+
+DOCUMENTS: list[type[Document]] = [User, Room, Membership, Message]
+
+__all__ = ["DOCUMENTS", "Membership", "Message", "Room", "User"]

@@ -1,0 +1,21 @@
+from datetime import datetime
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+from tac.models.user import utcnow
+
+
+class Room(Document):
+    slug: str
+    title: str
+    topic: str = ""
+    created_by: PydanticObjectId | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seq: int = 0
+    """The seq of the newest message; raised atomically with $inc before each insert."""
+
+    class Settings:
+        name = "rooms"
+        indexes = [IndexModel([("slug", ASCENDING)], unique=True)]

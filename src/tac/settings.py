@@ -1,0 +1,78 @@
+"""Every TAC_* setting, typed, with its default. No other module reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAC_", extra="ignore")
+
+    # Where things live
+    mongo_url: str | None = None
+    """MongoDB URL. Unset: `tac run` starts the embedded MongoDB-wire server under var_dir."""
+    mongo_db: str = "tac"
+    redis_url: str | None = None
+    """Redis URL for the event bus between instances. Unset: the in-process bus."""
+    redis_prefix: str = "tac"
+    """Prefix of every Redis channel and key, so several Tacs can share one Redis."""
+    redis_sharded: bool = False
+    """Use sharded pub/sub (SSUBSCRIBE/SPUBLISH) for Redis Cluster."""
+    secret_key: str | None = None
+    """Signs session cookies. Unset: generated once and kept in var_dir/secret_key."""
+    var_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    instance_id: str = Field(default_factory=lambda: secrets.token_hex(3))
+    """Names this instance in logs and metrics."""
+    cookie_secure: bool = False
+    """Send the session cookie only over HTTPS (turn on behind TLS)."""
+
+    # Limits
+    message_max_chars: int = 4000
+    history_page_size: int = 50
+    api_page_size_max: int = 200
+    catchup_max_messages: int = 1000
+    """At most this many missed messages are replayed on reconnect."""
+    rate_limit_messages: int = 20
+    rate_limit_window_seconds: float = 10.0
+    username_min_chars: int = 3
+    username_max_chars: int = 32
+    password_min_chars: int = 8
+    password_max_chars: int = 256
+    display_name_max_chars: int = 64
+    room_title_max_chars: int = 80
+    room_topic_max_chars: int = 300
+    ws_send_queue_max: int = 512
+    """Fragments waiting for one socket before it counts as slow and is closed (1013)."""
+    ws_hello_timeout_seconds: float = 10.0
+    ws_ping_interval_seconds: float = 20.0
+    ws_max_message_bytes: int = 64 * 1024
+    gap_repair_seconds: float = 1.0
+    """How long the hub waits for a missing seq before reading it from MongoDB."""
+
+    # Presence
+    presence_ttl_seconds: float = 30.0
+    """A user drops off this long after their instance stopped heartbeating."""
+    presence_heartbeat_seconds: float = 10.0
+
+    # Shutdown
+    shutdown_step_seconds: float = 3.0
+
+    # Hypercorn
+    backlog: int = 4096
+    graceful_timeout_seconds: float = 5.0
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

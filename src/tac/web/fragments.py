@@ -1,0 +1,63 @@
+"""Pieces of pages: history pages for htmx, and the fragments the hub pushes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import Blueprint, Quart, ResponseReturnValue, render_template, request
+
+from tac.chat import messages, rooms
+from tac.chat.errors import Invalid
+from tac.chat.events import Event
+from tac.hub import Render
+from tac.models import Message
+from tac.web import settings
+from tac.web.auth import login_required
+
+bp = Blueprint("fragments", __name__)
+
+
+@bp.get("/rooms/<slug>/history")
+@login_required
+async def history(slug: str) -> ResponseReturnValue:
+    """The page of messages before `before`, topped by the trigger for the page before it."""
+    room = await rooms.room_by_slug(slug)
+    try:
+        before = int(request.args.get("before", ""))
+    except ValueError:
+        raise Invalid("`before` must be a whole number.", field="before") from None
+    page = await messages.history_before(room, before, settings().history_page_size)
+    first_seq = page[0].seq if page else before
+    return await render_template(
+        "partials/history.html", room=room, messages=page, first_seq=first_seq
+    )
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "room": str(message.room),
+        "seq": message.seq,
+        "author": str(message.author),
+        "author_name": message.author_name,
+        "body": "" if message.deleted else message.body,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": message.deleted,
+    }
+
+
+def make_renderer(app: Quart) -> Render:
+    """The hub's renderer: the same partial as the page, wrapped to swap out-of-band."""
+    push = app.jinja_env.get_template("partials/message_push.html")
+
+    def render(event: Event, message: Message | None, fmt: str) -> str:
+        if fmt == "json":
+            payload: dict[str, Any] = {"type": event.kind, "room": event.room, "seq": event.seq}
+            if message is not None:
+                payload["message"] = message_json(message)
+            return json.dumps(payload, separators=(",", ":"))
+        return push.render(event=event, message=message)
+
+    return render

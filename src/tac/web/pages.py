@@ -1,0 +1,103 @@
+"""Whole pages, and the plain-POST forms that work before any JavaScript runs."""
+
+from __future__ import annotations
+
+from quart import Blueprint, ResponseReturnValue, redirect, render_template, request, url_for
+
+from tac.chat import messages, rooms
+from tac.chat.errors import ChatError
+from tac.models import Room, User
+from tac.web import chat, settings
+from tac.web.auth import current_user, login_required
+
+bp = Blueprint("pages", __name__)
+
+
+async def me() -> User:
+    user = await current_user()
+    assert user is not None  # login_required ran first
+    return user
+
+
+@bp.get("/")
+@login_required
+async def index() -> ResponseReturnValue:
+    return redirect(url_for("pages.room", slug=rooms.GENERAL))
+
+
+async def render_room(
+    room: Room, *, error: ChatError | None = None, draft: str = "", status: int = 200
+) -> ResponseReturnValue:
+    user = await me()
+    page = await messages.latest(room, settings().history_page_size)
+    html = await render_template(
+        "pages/room.html",
+        room=room,
+        messages=page,
+        first_seq=page[0].seq if page else room.last_seq + 1,
+        last_seq=room.last_seq,
+        members=await rooms.members(room),
+        is_member=await rooms.membership_of(user, room) is not None,
+        my_rooms=await rooms.rooms_of(user),
+        error=error,
+        draft=draft,
+    )
+    return html, status
+
+
+@bp.get("/rooms/<slug>")
+@login_required
+async def room(slug: str) -> ResponseReturnValue:
+    return await render_room(await rooms.room_by_slug(slug))
+
+
+@bp.post("/rooms/<slug>/messages")
+@login_required
+async def post_message(slug: str) -> ResponseReturnValue:
+    """The composer without JavaScript: post, then show the room again."""
+    room = await rooms.room_by_slug(slug)
+    body = (await request.form).get("body", "")
+    try:
+        await messages.post_message(chat(), await me(), room, body)
+    except ChatError as e:
+        return await render_room(room, error=e, draft=body, status=422)
+    return redirect(url_for("pages.room", slug=slug))
+
+
+@bp.post("/rooms/<slug>/join")
+@login_required
+async def join(slug: str) -> ResponseReturnValue:
+    await rooms.join_room(await me(), await rooms.room_by_slug(slug))
+    return redirect(url_for("pages.room", slug=slug))
+
+
+@bp.post("/rooms/<slug>/leave")
+@login_required
+async def leave(slug: str) -> ResponseReturnValue:
+    await rooms.leave_room(await me(), await rooms.room_by_slug(slug))
+    return redirect(url_for("pages.rooms_directory"))
+
+
+@bp.route("/rooms", methods=["GET", "POST"])
+@login_required
+async def rooms_directory() -> ResponseReturnValue:
+    error: ChatError | None = None
+    form = await request.form
+    if request.method == "POST":
+        try:
+            created = await rooms.create_room(
+                chat(), await me(), form.get("title", ""), form.get("topic", "")
+            )
+        except ChatError as e:
+            error = e
+        else:
+            return redirect(url_for("pages.room", slug=created.slug))
+    user = await me()
+    html = await render_template(
+        "pages/rooms.html",
+        rooms=await rooms.list_rooms(),
+        my_rooms=await rooms.rooms_of(user),
+        error=error,
+        form=form,
+    )
+    return html, (200 if error is None else 422)

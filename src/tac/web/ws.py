@@ -1,0 +1,125 @@
+"""The room's WebSocket: catch-up on (re)connect, then live fragments; the composer's posts.
+
+Frames from the browser are JSON (the htmx ws extension sends the form's fields and a
+HEADERS object). The first one says which seq the page holds: {"hello": true, "last_seq": N}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import Blueprint, abort, render_template, websocket
+
+from tac.chat import messages, rooms
+from tac.chat.errors import ChatError
+from tac.hub import Connection
+from tac.models import Message, Room, User
+from tac.web import chat, hub, settings
+from tac.web.auth import current_user
+
+bp = Blueprint("ws", __name__)
+
+
+def same_origin() -> bool:
+    """Browsers send Origin on WebSockets; a page of another site must not ride our cookie."""
+    origin = websocket.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == websocket.headers.get("Host")
+
+
+def parse_frame(data: str | bytes) -> dict[str, Any]:
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        return {}
+    return frame if isinstance(frame, dict) else {}
+
+
+async def pending_fragment(room: Room, missed: list[Message]) -> str:
+    return await render_template("partials/messages_push.html", room=room, messages=missed)
+
+
+async def composer_state(room: Room, error: ChatError | None, draft: str = "") -> str:
+    return await render_template(
+        "partials/composer_state.html", room=room, error=error, draft=draft
+    )
+
+
+@bp.websocket("/rooms/<slug>/ws")
+async def room_socket(slug: str) -> None:
+    user = await current_user()
+    if user is None:
+        abort(401)
+    if not same_origin():
+        abort(403)
+    try:
+        room = await rooms.room_by_slug(slug)
+    except ChatError:
+        abort(404)
+    await websocket.accept()
+    conn = Connection(str(user.id), "html", settings().ws_send_queue_max)
+    await hub().attach(conn, str(room.id))
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        first = await _hello(conn, room)
+        tasks = [
+            asyncio.create_task(_write(conn)),
+            asyncio.create_task(_read(conn, user, room, first)),
+            asyncio.create_task(conn.closing.wait()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await hub().detach(conn)
+    if conn.close_code != 1000:
+        with contextlib.suppress(Exception):
+            await websocket.close(conn.close_code)
+
+
+async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
+    """Send what the client missed. Returns the first frame when it was not a hello."""
+    try:
+        timeout = settings().ws_hello_timeout_seconds
+        frame = parse_frame(await asyncio.wait_for(websocket.receive(), timeout))
+    except TimeoutError:
+        frame = {}
+    if "last_seq" not in frame:
+        conn.catchup[str(room.id)] = (await rooms.room_by_id(str(room.id))).last_seq
+        return frame or None
+    try:
+        since = max(int(frame["last_seq"]), 0)
+    except (TypeError, ValueError):
+        since = 0
+    missed = await messages.missed_since(chat(), room, since)
+    conn.catchup[str(room.id)] = missed[-1].seq if missed else since
+    if missed:
+        await websocket.send(await pending_fragment(room, missed))
+    return None
+
+
+async def _write(conn: Connection) -> None:
+    async for frame in conn.frames():
+        await websocket.send(frame)
+
+
+async def _read(conn: Connection, user: User, room: Room, first: dict[str, Any] | None) -> None:
+    if first is not None:
+        await _handle(conn, user, room, first)
+    while True:
+        await _handle(conn, user, room, parse_frame(await websocket.receive()))
+
+
+async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any]) -> None:
+    if "body" not in frame:
+        return
+    body = str(frame.get("body", ""))
+    try:
+        await messages.post_message(chat(), user, room, body)
+    except ChatError as e:
+        conn.push(("", 0, await composer_state(room, e, body)))
+    else:
+        conn.push(("", 0, await composer_state(room, None)))
