@@ -93,11 +93,15 @@ class Person:
         assert found, f"no CSRF token on {path}"
         return found.group(1)
 
-    async def post_form(self, path: str, data: dict[str, str], page: str | None = None) -> httpx.Response:
+    async def post_form(
+        self, path: str, data: dict[str, str], page: str | None = None
+    ) -> httpx.Response:
         token = await self.csrf(page or path)
         return await self.http.post(path, data={**data, "csrf_token": token})
 
-    async def register(self, username: str | None = None, password: str = "correct horse") -> httpx.Response:
+    async def register(
+        self, username: str | None = None, password: str = "correct horse"
+    ) -> httpx.Response:
         self.username = username or unique()
         return await self.post_form(
             "/register", {"username": self.username, "password": password, "display_name": ""}
@@ -142,10 +146,10 @@ async def hello(ws: Any, last_seq: int) -> None:
     await ws.send(f'{{"hello": true, "last_seq": {last_seq}}}')
 
 
-async def receive_until(ws: Any, predicate: Any, timeout: float = 5.0) -> list[str]:
+async def receive_until(ws: Any, predicate: Any, seconds: float = 5.0) -> list[str]:
     """Frames received until one satisfies `predicate`; fails the test on timeout."""
     frames: list[str] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(seconds):
         while True:
             frame = await ws.recv()
             frames.append(frame)

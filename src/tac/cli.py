@@ -44,13 +44,15 @@ async def serve_app(settings: Settings) -> None:
             runtime.hub.close_all(1012)
             await asyncio.sleep(0.2)
 
-    await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)
 
 
 def run(settings: Settings) -> None:
     embedded: EmbeddedMongo | None = None
     if not settings.mongo_url:
-        embedded = EmbeddedMongo(settings.var_dir / "mongo", log_file=settings.var_dir / "mongo.log")
+        embedded = EmbeddedMongo(
+            settings.var_dir / "mongo", log_file=settings.var_dir / "mongo.log"
+        )
         settings = settings.model_copy(update={"mongo_url": embedded.start()})
         log.info("embedded MongoDB-wire server on %s (data in %s)", embedded.url, embedded.data_dir)
     try:

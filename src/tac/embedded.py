@@ -69,8 +69,8 @@ class EmbeddedMongo:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"embedded MongoDB exited; see {self.log_file}")
             try:
-                with MongoClient(self.url, serverSelectionTimeoutMS=300) as client:
-                    client.admin.command("ping")
+                with MongoClient[dict[str, object]](self.url, serverSelectionTimeoutMS=300) as c:
+                    c.admin.command("ping")
                 return
             except Exception:
                 time.sleep(0.2)

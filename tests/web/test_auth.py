@@ -79,7 +79,9 @@ async def test_sign_in_then_sign_out(person_factory: Any, base_url: str) -> None
     await again.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/rooms", "/rooms/general", "/rooms/general/history?before=5"])
+@pytest.mark.parametrize(
+    "path", ["/", "/rooms", "/rooms/general", "/rooms/general/history?before=5"]
+)
 async def test_pages_redirect_to_sign_in_when_signed_out(base_url: str, path: str) -> None:
     person = Person(base_url)
     response = await person.http.get(path)

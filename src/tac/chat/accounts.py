@@ -28,9 +28,7 @@ def _check_username(chat: Chat, username: str) -> str:
             field="username",
         )
     if not USERNAME_CHARS.match(username):
-        raise Invalid(
-            "Username may use only letters, digits, '.', '_' and '-'.", field="username"
-        )
+        raise Invalid("Username may use only letters, digits, '.', '_' and '-'.", field="username")
     return username
 
 

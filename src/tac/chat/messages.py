@@ -68,9 +68,7 @@ async def history_before(room: Room, before: int, limit: int) -> list[Message]:
     return await messages_between(room.id, low, before - 1)
 
 
-async def messages_between(
-    room_id: PydanticObjectId | None, low: int, high: int
-) -> list[Message]:
+async def messages_between(room_id: PydanticObjectId | None, low: int, high: int) -> list[Message]:
     """Messages with low <= seq <= high, oldest first: a range on the (room, seq) index."""
     if high < low:
         return []

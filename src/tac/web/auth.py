@@ -46,7 +46,9 @@ async def current_user() -> User | None:
     return user
 
 
-def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | ResponseReturnValue]]:
+def login_required(
+    view: Callable[P, Awaitable[R]],
+) -> Callable[P, Awaitable[R | ResponseReturnValue]]:
     @wraps(view)
     async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | ResponseReturnValue:
         if await current_user() is None:

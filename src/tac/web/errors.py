@@ -1,8 +1,16 @@
-"""Domain errors and HTTP errors, mapped once: JSON under /api/, a fragment for htmx, a page otherwise."""
+"""Domain and HTTP errors, mapped once: JSON under /api/, a fragment for htmx, else a page."""
 
 from __future__ import annotations
 
-from quart import Quart, ResponseReturnValue, jsonify, render_template, request
+from quart import (
+    Quart,
+    Response,
+    ResponseReturnValue,
+    has_websocket_context,
+    jsonify,
+    render_template,
+    request,
+)
 from werkzeug.exceptions import HTTPException
 
 from tac.chat.errors import ChatError, RateLimited
@@ -21,12 +29,18 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-async def error_response(status: int, code: str, message: str) -> ResponseReturnValue:
+async def error_response(status: int, code: str, message: str) -> Response:
+    if has_websocket_context():  # a refused handshake: the status says it all
+        return Response(message, status, content_type="text/plain")
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
-    if request.headers.get("HX-Request"):
-        return await render_template("partials/error.html", message=message), status
-    return await render_template("pages/error.html", status=status, message=message), status
+        response = jsonify({"error": {"code": code, "message": message}})
+    elif request.headers.get("HX-Request"):
+        response = Response(await render_template("partials/error.html", message=message))
+    else:
+        page = await render_template("pages/error.html", status=status, message=message)
+        response = Response(page)
+    response.status_code = status
+    return response
 
 
 def init_app(app: Quart) -> None:
@@ -35,8 +49,7 @@ def init_app(app: Quart) -> None:
         status = STATUS.get(error.code, 400)
         response = await error_response(status, error.code, error.message)
         if isinstance(error, RateLimited):
-            body, code = response  # type: ignore[misc]
-            return body, code, {"Retry-After": str(max(1, round(error.retry_after)))}
+            response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
         return response
 
     @app.errorhandler(HTTPException)

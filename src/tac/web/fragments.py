@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jinja2
 from quart import Blueprint, Quart, ResponseReturnValue, render_template, request
 
 from tac.chat import messages, rooms
@@ -50,7 +51,9 @@ def message_json(message: Message) -> dict[str, Any]:
 
 def make_renderer(app: Quart) -> Render:
     """The hub's renderer: the same partial as the page, wrapped to swap out-of-band."""
-    push = app.jinja_env.get_template("partials/message_push.html")
+    # Quart's environment renders asynchronously; the hub's loop wants a plain call.
+    env = jinja2.Environment(loader=app.jinja_env.loader, autoescape=True, auto_reload=False)
+    push = env.get_template("partials/message_push.html")
 
     def render(event: Event, message: Message | None, fmt: str) -> str:
         if fmt == "json":

@@ -1,0 +1,83 @@
+"""Two people in real Chromium: one speaks, the other sees it without reloading."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.conftest import unique
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium is not installed"),
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        await browser.close()
+
+
+async def sign_up(browser: Browser, base_url: str, display_name: str) -> Page:
+    context = await browser.new_context(viewport={"width": 1100, "height": 640})
+    page = await context.new_page()
+    await page.goto(f"{base_url}/register")
+    await page.fill("input[name=username]", unique(display_name.lower()))
+    await page.fill("input[name=display_name]", display_name)
+    await page.fill("input[name=password]", "correct horse battery")
+    await page.click("button[type=submit]")
+    await expect(page.locator("h1")).to_contain_text("#general")
+    return page
+
+
+async def test_a_message_appears_live_for_the_other_person(
+    browser: Browser, base_url: str, repo_root: Path, app: Any
+) -> None:
+    ada = await sign_up(browser, base_url, "Ada")
+    grace = await sign_up(browser, base_url, "Grace")
+    text = f"Hello from Ada {unique('m')}"
+    await ada.fill("#composer-body", text)
+    await ada.press("#composer-body", "Enter")
+    seen_by_grace = grace.locator("#messages article", has_text=text)
+    await expect(seen_by_grace).to_be_visible(timeout=5000)
+    await expect(seen_by_grace.locator(".author")).to_have_text("Ada")
+    await expect(ada.locator("#messages article", has_text=text)).to_have_count(1)
+    await expect(ada.locator("#composer-body")).to_have_value("")
+
+    reply = "Hi Ada! <b>not bold</b>"
+    await grace.fill("#composer-body", reply)
+    await grace.click("#composer button[type=submit]")
+    await expect(ada.locator("#messages article", has_text=reply)).to_be_visible(timeout=5000)
+    assert await ada.locator("#messages b", has_text="not bold").count() == 0
+
+    (repo_root / "docs").mkdir(exist_ok=True)
+    await grace.screenshot(path=str(repo_root / "docs" / "screenshot.png"))
+
+
+async def test_an_over_long_message_shows_an_inline_error(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    page = await sign_up(browser, base_url, "Linus")
+    await page.evaluate("document.getElementById('composer-body').removeAttribute('maxlength')")
+    await page.fill("#composer-body", "z" * 4001)
+    await page.press("#composer-body", "Enter")
+    await expect(page.locator("#composer-error")).to_contain_text("at most 4000 characters")
+    await expect(page.locator("#composer-body")).to_have_value("z" * 4001)

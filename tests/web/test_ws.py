@@ -1,0 +1,172 @@
+"""Live messages over real WebSockets on a real Hypercorn."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from tac.models import Message, Room
+from tests.conftest import Person, hello, quiet_for, receive_until
+
+ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)">')
+
+
+def seqs(frames: list[str]) -> list[int]:
+    return [int(s) for s in ARTICLE.findall("".join(frames))]
+
+
+async def make_room(person: Person, title: str) -> str:
+    response = await person.post_form("/rooms", {"title": title, "topic": ""})
+    assert response.status_code == 302, response.text
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+async def join(person: Person, slug: str) -> None:
+    response = await person.post_form(f"/rooms/{slug}/join", {}, page=f"/rooms/{slug}")
+    assert response.status_code == 302
+
+
+async def top_seq(slug: str) -> int:
+    room = await Room.find_one(Room.slug == slug)
+    assert room is not None
+    return room.last_seq
+
+
+async def test_both_clients_in_a_room_get_the_message_and_others_do_not(
+    person_factory: Any,
+) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    carol: Person = await person_factory()
+    slug = await make_room(alice, "Live test")
+    await join(bob, slug)
+    elsewhere = await make_room(carol, "Elsewhere")
+    start = await top_seq(slug)
+    async with alice.connect(slug) as a, bob.connect(slug) as b, carol.connect(elsewhere) as c:
+        for ws in (a, b):
+            await hello(ws, start)
+        await hello(c, await top_seq(elsewhere))
+        await a.send('{"body": "hello from alice", "HEADERS": {"HX-Request": "true"}}')
+        for ws in (a, b):
+            frames = await receive_until(ws, lambda text: "hello from alice" in text)
+            text = "".join(frames)
+            assert seqs(frames) == [start + 1]
+            assert 'hx-swap-oob="beforeend"' in text
+            assert re.search(r'class="author">[^<]*' + alice.username, text)
+        assert await quiet_for(c, 0.5) == []
+
+
+async def test_script_body_arrives_escaped(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    async with alice.connect("general") as a:
+        await hello(a, await top_seq("general"))
+        await a.send('{"body": "<script>alert(1)</script>"}')
+        frames = await receive_until(a, lambda t: "alert(1)" in t)
+        text = "".join(frames)
+        assert "<script>alert(1)</script>" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+async def test_empty_and_overlong_bodies_are_refused_and_not_stored(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    slug = await make_room(alice, "Limits")
+    async with alice.connect(slug) as a:
+        await hello(a, 0)
+        await a.send('{"body": "   "}')
+        frames = await receive_until(a, lambda t: "composer-error" in t)
+        assert "A message needs some text." in "".join(frames)
+        await a.send('{"body": "' + "x" * 4001 + '"}')
+        frames = await receive_until(a, lambda t: "at most 4000 characters" in t)
+        # The draft comes back so nothing the person typed is lost.
+        assert "x" * 4001 in "".join(frames)
+        await a.send('{"body": "' + "y" * 4000 + '"}')
+        frames = await receive_until(a, lambda t: "y" * 4000 in t)
+    room = await Room.find_one(Room.slug == slug)
+    assert room is not None
+    stored = await Message.find(Message.room == room.id).to_list()
+    assert [len(m.body) for m in stored] == [4000]
+
+
+async def test_plain_form_post_stores_and_refuses_like_the_socket(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    slug = await make_room(alice, "Plain posts")
+    ok = await alice.post_form(
+        f"/rooms/{slug}/messages", {"body": "no js needed"}, page=f"/rooms/{slug}"
+    )
+    assert ok.status_code == 302
+    page = await alice.http.get(f"/rooms/{slug}")
+    assert "no js needed" in page.text
+    bad = await alice.post_form(f"/rooms/{slug}/messages", {"body": ""}, page=f"/rooms/{slug}")
+    assert bad.status_code == 422
+    assert "A message needs some text." in bad.text
+
+
+async def test_non_member_cannot_post(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    slug = await make_room(alice, "Members only")
+    page = await bob.http.get(f"/rooms/{slug}")
+    assert f"Join #{slug}" in page.text
+    async with bob.connect(slug) as b:
+        await hello(b, 0)
+        await b.send('{"body": "let me in"}')
+        frames = await receive_until(b, lambda t: "composer-error" in t)
+        assert f"Join #{slug} first." in "".join(frames)
+
+
+async def test_reconnect_delivers_exactly_what_was_missed_then_live(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    slug = await make_room(alice, "Reconnect")
+    await join(bob, slug)
+    for i in range(1, 8):
+        r = await alice.post_form(
+            f"/rooms/{slug}/messages", {"body": f"m{i}"}, page=f"/rooms/{slug}"
+        )
+        assert r.status_code == 302
+    async with bob.connect(slug) as b:
+        await hello(b, 3)
+        frames = await receive_until(b, lambda t: "m7" in t)
+        assert seqs(frames) == [4, 5, 6, 7]
+        await b.send('{"body": "m8"}')
+        frames = await receive_until(b, lambda t: "m8" in t)
+        assert seqs(frames) == [8]
+        assert await quiet_for(b, 0.3) == []
+
+
+async def test_socket_needs_a_session_and_same_origin(person_factory: Any, base_url: str) -> None:
+    import websockets
+
+    stranger = Person(base_url)
+    try:
+        async with stranger.connect("general"):
+            raise AssertionError("connected without a session")
+    except websockets.InvalidStatus as e:
+        assert e.response.status_code == 401
+    alice: Person = await person_factory()
+    cookie = "; ".join(f"{k}={v}" for k, v in alice.http.cookies.items())
+    try:
+        async with websockets.connect(
+            alice.ws_url("general"),
+            additional_headers={"Cookie": cookie},
+            origin=websockets.Origin("http://evil.example"),
+        ):
+            raise AssertionError("connected from another origin")
+    except websockets.InvalidStatus as e:
+        assert e.response.status_code == 403
+    await stranger.close()
+
+
+async def test_many_quick_posts_arrive_once_each_in_order(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    slug = await make_room(alice, "Burst")
+    await join(bob, slug)
+    async with alice.connect(slug) as a, bob.connect(slug) as b:
+        await hello(a, 0)
+        await hello(b, 0)
+        await asyncio.gather(*(a.send(f'{{"body": "burst {i}"}}') for i in range(30)))
+        frames = await receive_until(b, lambda t: len(ARTICLE.findall(t)) >= 30)
+        assert sorted(seqs(frames)) == list(range(1, 31))
+        assert await quiet_for(b, 0.3) == []
