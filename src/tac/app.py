@@ -38,7 +38,12 @@ def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
         from tac.bus.redis import RedisBus
 
-        return RedisBus(settings.redis_url, settings.redis_prefix, sharded=settings.redis_sharded)
+        return RedisBus(
+            settings.redis_url,
+            settings.redis_prefix,
+            sharded=settings.redis_sharded,
+            name=settings.instance_id,
+        )
     return LocalBus()
 
 

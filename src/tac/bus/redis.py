@@ -1,0 +1,178 @@
+"""The Redis bus: one pub/sub channel per room, subscribed while this instance has listeners.
+
+redis-py's PubSub does not come back by itself after its connection drops, so the
+listener owns the connection: on any error it reconnects with backoff, subscribes again
+to every room it needs, and asks the hub to repair from MongoDB (events carry seq, so
+whatever was published meanwhile is found by range).
+
+With `sharded=True` the bus uses SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub), the form
+that scales on Redis Cluster: a message travels only within the shard owning its channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from tac.bus import Deliver, Repair
+from tac.chat.events import Event
+
+log = logging.getLogger(__name__)
+
+CONTROL = "control"
+"""Always subscribed, so the connection has a subscription before any room has one."""
+
+
+class RedisBus:
+    def __init__(self, url: str, prefix: str, *, sharded: bool = False, name: str = "") -> None:
+        self.url = url
+        self.prefix = prefix
+        self.sharded = sharded
+        self.reconnects = 0
+        self.connected = asyncio.Event()
+        self.listener_name = f"{prefix}:listener:{name or id(self)}"
+        """The CLIENT SETNAME of the pub/sub connection, to find it in CLIENT LIST."""
+        self._client: aioredis.Redis = aioredis.from_url(url, socket_timeout=5)
+        # The listener blocks on reads, so its client has no read timeout; instead it
+        # pings when idle (health_check_interval) and so notices a dead connection.
+        self._listener: aioredis.Redis = aioredis.from_url(
+            url,
+            health_check_interval=5,
+            socket_keepalive=True,
+            socket_connect_timeout=5,
+            client_name=self.listener_name,
+        )
+        self._rooms: set[str] = set()
+        self._pubsub: Any = None
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def channel(self, room: str) -> str:
+        # The braces make a Redis Cluster hash tag: a room's channel lives on one shard.
+        return f"{self.prefix}:room:{{{room}}}"
+
+    # -- lifetime -------------------------------------------------------------------------
+    async def start(self, deliver: Deliver, repair: Repair) -> None:
+        self._task = asyncio.create_task(self._listen(deliver, repair), name="redis-bus")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._drop_pubsub()
+        for client in (self._client, self._listener):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), 2)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), 2))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    # -- publishing -----------------------------------------------------------------------
+    async def publish(self, event: Event) -> None:
+        """Never raises: a lost event is found again by seq (gap repair, catch-up)."""
+        channel = self.channel(event.room)
+        try:
+            if self.sharded:
+                await self._client.spublish(channel, event.encode())
+            else:
+                await self._client.publish(channel, event.encode())
+        except (RedisError, OSError) as e:
+            log.warning("bus: publish to %s failed (%s); readers will repair by seq", channel, e)
+
+    # -- subscriptions --------------------------------------------------------------------
+    async def subscribe(self, room: str) -> None:
+        self._rooms.add(room)
+        channel = self.channel(room)
+        if self._pubsub is None or not self.connected.is_set():
+            return  # the listener subscribes to every room when it (re)connects
+        waiter = self._confirmed[channel] = asyncio.get_running_loop().create_future()
+        try:
+            await self._send_subscribe(channel)
+            # Wait for Redis to confirm: an event published after this is ours.
+            await asyncio.wait_for(asyncio.shield(waiter), 2)
+        except (RedisError, OSError, TimeoutError) as e:
+            log.warning("bus: subscribing to %s failed (%s); will retry on reconnect", channel, e)
+        finally:
+            self._confirmed.pop(channel, None)
+
+    async def unsubscribe(self, room: str) -> None:
+        self._rooms.discard(room)
+        if self._pubsub is None or not self.connected.is_set():
+            return
+        channel = self.channel(room)
+        with contextlib.suppress(RedisError, OSError):
+            if self.sharded:
+                await self._pubsub.sunsubscribe(channel)
+            else:
+                await self._pubsub.unsubscribe(channel)
+
+    async def _send_subscribe(self, *channels: str) -> None:
+        if self.sharded:
+            await self._pubsub.ssubscribe(*channels)
+        else:
+            await self._pubsub.subscribe(*channels)
+
+    # -- the listener ---------------------------------------------------------------------
+    async def _listen(self, deliver: Deliver, repair: Repair) -> None:
+        delay = 0.1
+        first = True
+        while True:
+            try:
+                await self._connect()
+                if not first:
+                    self.reconnects += 1
+                    log.info("bus: reconnected to Redis; repairing from MongoDB")
+                    repair()
+                first = False
+                delay = 0.1
+                await self._pump(deliver)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any failure: reconnect, never die
+                log.warning("bus: Redis connection lost (%s); retrying in %.1f s", e, delay)
+            self.connected.clear()
+            await self._drop_pubsub()
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 5.0)
+
+    async def _connect(self) -> None:
+        self._pubsub = self._listener.pubsub()
+        channels = [self.channel(CONTROL), *(self.channel(r) for r in self._rooms)]
+        await self._send_subscribe(*channels)
+        self.connected.set()
+
+    async def _pump(self, deliver: Deliver) -> None:
+        pubsub = self._pubsub
+        while True:
+            message = await pubsub.get_message(timeout=1.0)
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind in ("message", "smessage"):
+                try:
+                    deliver(Event.decode(message["data"]))
+                except (ValueError, TypeError):
+                    log.warning("bus: dropped a malformed event on %s", message["channel"])
+            elif kind in ("subscribe", "ssubscribe"):
+                channel = message["channel"]
+                waiter = self._confirmed.get(
+                    channel.decode() if isinstance(channel, bytes) else channel
+                )
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), 2)

@@ -1,0 +1,97 @@
+"""The Redis bus against the real Redis on 127.0.0.1:6379."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from tac.bus.redis import RedisBus
+from tac.chat.events import POSTED, Event
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.repairs = 0
+        self.arrived = asyncio.Event()
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+        self.arrived.set()
+
+    def repair(self) -> None:
+        self.repairs += 1
+
+    async def wait_for(self, count: int, seconds: float = 5.0) -> list[Event]:
+        async with asyncio.timeout(seconds):
+            while len(self.events) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.events
+
+
+@pytest.fixture(params=[False, True], ids=["pubsub", "sharded"])
+async def buses(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RedisBus, RedisBus, Inbox]]:
+    prefix = f"tac-test-{secrets.token_hex(4)}"
+    a = RedisBus(REDIS_URL, prefix, sharded=request.param, name="a")
+    b = RedisBus(REDIS_URL, prefix, sharded=request.param, name=f"b-{secrets.token_hex(3)}")
+    inbox = Inbox()
+    await a.start(lambda e: None, lambda: None)
+    await b.start(inbox.deliver, inbox.repair)
+    await asyncio.wait_for(b.connected.wait(), 5)
+    yield a, b, inbox
+    await a.stop()
+    await b.stop()
+
+
+async def test_an_event_published_on_one_instance_reaches_a_subscriber_of_its_room(
+    buses: tuple[RedisBus, RedisBus, Inbox],
+) -> None:
+    a, b, inbox = buses
+    await b.subscribe("room1")
+    await a.publish(Event(POSTED, "room2", 1, "x"))  # nobody on b listens to room2
+    await a.publish(Event(POSTED, "room1", 1, "m1"))
+    events = await inbox.wait_for(1)
+    assert events == [Event(POSTED, "room1", 1, "m1")]
+
+
+async def test_after_unsubscribe_nothing_arrives(buses: tuple[RedisBus, RedisBus, Inbox]) -> None:
+    a, b, inbox = buses
+    await b.subscribe("room1")
+    await b.unsubscribe("room1")
+    await a.publish(Event(POSTED, "room1", 1, "m1"))
+    await asyncio.sleep(0.3)
+    assert inbox.events == []
+
+
+async def test_a_cut_connection_comes_back_resubscribed_and_asks_for_repair(
+    buses: tuple[RedisBus, RedisBus, Inbox],
+) -> None:
+    a, b, inbox = buses
+    await b.subscribe("room1")
+    client = aioredis.from_url(REDIS_URL)
+    # Cut only this bus's listener connection, not other users of the shared Redis.
+    for entry in await client.client_list(_type="pubsub"):
+        if entry["name"] == b.listener_name:
+            await client.client_kill_filter(_id=entry["id"])
+    await client.aclose()
+    async with asyncio.timeout(10):
+        while inbox.repairs == 0 or not b.connected.is_set():
+            await asyncio.sleep(0.05)
+    assert b.reconnects == 1
+    await a.publish(Event(POSTED, "room1", 2, "m2"))
+    events = await inbox.wait_for(1)
+    assert events[-1].seq == 2
+
+
+async def test_publish_with_redis_unreachable_does_not_raise() -> None:
+    bus = RedisBus("redis://127.0.0.1:1/0", "tac-test-down")
+    await bus.publish(Event(POSTED, "room1", 1, "m1"))
+    assert not await bus.ping()
+    await bus.stop()
