@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 N ?= 2
+STACK_PORT ?= 8080
 PYTEST_ARGS ?=
 
 .PHONY: install run test lint format system-deps stack stack-down bench load vendor clean
@@ -34,6 +35,14 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests ops examples
 	$(BIN)/ruff check --fix src tests ops examples
+
+# N instances behind nginx on http://127.0.0.1:$(STACK_PORT), with MongoDB and Redis
+# (ops/stack.py; pid files and logs in var/stack/). `make stack N=4`, `make stack-down`.
+stack: $(STAMP) system-deps
+	$(BIN)/python ops/stack.py up --instances $(N) --port $(STACK_PORT)
+
+stack-down:
+	$(BIN)/python ops/stack.py down
 
 # Re-vendor the pinned htmx files from npm (versions in package.json).
 vendor:

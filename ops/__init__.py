@@ -1,0 +1,1 @@
+"""Operations: the multi-instance stack (stack.py), nginx and Docker configs."""
