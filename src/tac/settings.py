@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     backlog: int = 4096
     graceful_timeout_seconds: float = 5.0
 
+    # API
+    api_registration_open: bool = True
+    """Anyone may create an account with POST /api/v1/users."""
+    api_tokens_per_user_max: int = 20
+    """API tokens one person may hold at once."""
+    api_token_name_max_chars: int = 64
+    """Longest name of an API token."""
+    api_token_touch_seconds: float = 60.0
+    """A token's last_used_at is rewritten at most this often (one write, not one per call)."""
+    api_stream_catchup_batch: int = 50
+    """Missed events per frame when the event stream catches a client up."""
+
     def resolved_secret_key(self) -> str:
         if self.secret_key:
             return self.secret_key

@@ -68,6 +68,11 @@ async def history_before(room: Room, before: int, limit: int) -> list[Message]:
     return await messages_between(room.id, low, before - 1)
 
 
+async def history_after(room: Room, after: int, limit: int) -> list[Message]:
+    """Up to `limit` messages with seq in (after, after + limit], oldest first."""
+    return await messages_between(room.id, after + 1, min(after + limit, room.last_seq))
+
+
 async def messages_between(room_id: PydanticObjectId | None, low: int, high: int) -> list[Message]:
     """Messages with low <= seq <= high, oldest first: a range on the (room, seq) index."""
     if high < low:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from quart import (
     Quart,
     Response,
@@ -11,9 +12,10 @@ from quart import (
     render_template,
     request,
 )
-from werkzeug.exceptions import HTTPException
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from tac.chat.errors import ChatError, RateLimited
+from tac.chat.errors import ChatError, RateLimited, Unauthenticated
 
 STATUS = {
     "invalid": 422,
@@ -50,10 +52,30 @@ def init_app(app: Quart) -> None:
         response = await error_response(status, error.code, error.message)
         if isinstance(error, RateLimited):
             response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        if isinstance(error, Unauthenticated) and not has_websocket_context() and wants_json():
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tac"'
         return response
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def schema_error(error: RequestSchemaValidationError) -> ResponseReturnValue:
+        return await error_response(422, "invalid", describe(error.validation_error))
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> ResponseReturnValue:
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
-        return await error_response(status, code, error.description or error.name)
+        response = await error_response(status, code, error.description or error.name)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+
+def describe(error: Exception) -> str:
+    """A request that does not fit its schema, said in one line: which field, and why."""
+    if not isinstance(error, ValidationError):
+        return "The request does not fit its schema."
+    problems = [
+        f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+        for e in error.errors()[:5]
+    ]
+    return "; ".join(problems)

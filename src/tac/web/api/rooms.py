@@ -1,0 +1,80 @@
+"""Rooms: the directory, create, join, leave, and who is in a room."""
+
+from __future__ import annotations
+
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from tac.chat import rooms
+from tac.web import chat
+from tac.web.api import bp, errors
+from tac.web.api.auth import api_user
+from tac.web.api.schemas import RoomCreate, RoomList, RoomOut, RoomsQuery, UserList, UserOut
+
+
+@bp.get("/rooms")
+@validate_querystring(RoomsQuery)
+@validate_response(RoomList)
+@errors(401, 422)
+async def list_rooms(query_args: RoomsQuery) -> RoomList:
+    """Every room (the directory), each saying whether you joined it; `joined` filters."""
+    user = await api_user()
+    mine = {room.id for room in await rooms.rooms_of(user)}
+    listed = [RoomOut.of(room, joined=room.id in mine) for room in await rooms.list_rooms()]
+    if query_args.joined is not None:
+        listed = [room for room in listed if room.joined == query_args.joined]
+    return RoomList(rooms=listed)
+
+
+@bp.post("/rooms")
+@validate_request(RoomCreate)
+@validate_response(RoomOut, 201)
+@errors(400, 401, 403, 409, 422)
+async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
+    """Create a room and join it. Its slug comes from the title."""
+    user = await api_user()
+    room = await rooms.create_room(chat(), user, data.title, data.topic)
+    return RoomOut.of(room, joined=True), 201
+
+
+@bp.get("/rooms/<slug>")
+@validate_response(RoomOut)
+@errors(401, 404)
+async def get_room(slug: str) -> RoomOut:
+    """One room, by slug."""
+    user = await api_user()
+    room = await rooms.room_by_slug(slug)
+    return RoomOut.of(room, joined=await rooms.membership_of(user, room) is not None)
+
+
+@bp.post("/rooms/<slug>/join")
+@validate_response(RoomOut)
+@errors(401, 403, 404)
+async def join_room(slug: str) -> RoomOut:
+    """Join a room (joining twice is fine)."""
+    user = await api_user()
+    room = await rooms.room_by_slug(slug)
+    await rooms.join_room(user, room)
+    return RoomOut.of(room, joined=True)
+
+
+@bp.post("/rooms/<slug>/leave")
+@validate_response(RoomOut)
+@errors(401, 403, 404)
+async def leave_room(slug: str) -> RoomOut:
+    """Leave a room you are in (403 if you are not)."""
+    user = await api_user()
+    room = await rooms.room_by_slug(slug)
+    await rooms.require_member(user, room)
+    await rooms.leave_room(user, room)
+    return RoomOut.of(room, joined=False)
+
+
+@bp.get("/rooms/<slug>/members")
+@validate_response(UserList)
+@errors(401, 403, 404)
+async def room_members(slug: str) -> UserList:
+    """Who is in a room you are in."""
+    user = await api_user()
+    room = await rooms.room_by_slug(slug)
+    await rooms.require_member(user, room)
+    return UserList(users=[UserOut.of(u) for u in await rooms.members(room)])

@@ -1,0 +1,175 @@
+"""What the API accepts and returns: pydantic models at the edge, Beanie documents inside."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from tac.models import ApiToken, Message, Room, User
+from tac.web.fragments import message_json
+
+SEQ_MAX = 2**62
+"""Sequence numbers and page sizes above this are refused before they reach MongoDB."""
+
+
+# -- errors -------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str
+    """Machine-readable: invalid, not_found, forbidden, conflict, rate_limited, ..."""
+    message: str
+    """For people: what went wrong and, where it helps, what to do."""
+
+
+class ErrorOut(BaseModel):
+    """Every error under /api/ has this shape."""
+
+    error: ErrorDetail
+
+
+# -- tokens -------------------------------------------------------------------------------
+class TokenCreate(BaseModel):
+    username: str
+    password: str
+    name: str = ""
+    """What the token is for (a bot's name, a script): shown in the token list."""
+
+
+class TokenOut(BaseModel):
+    """An API token as its owner sees it: never the secret."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        return cls(
+            id=str(token.id),
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+        )
+
+
+class TokenCreated(TokenOut):
+    """A new token. `token` is shown this once: send it as `Authorization: Bearer <token>`."""
+
+    token: str
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]
+
+
+# -- users --------------------------------------------------------------------------------
+class UserCreate(BaseModel):
+    username: str
+    password: str
+    display_name: str = ""
+
+
+class UserOut(BaseModel):
+    """A person, as others see them."""
+
+    id: str
+    username: str
+    display_name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=str(user.id),
+            username=user.username,
+            display_name=user.display_name,
+            created_at=user.created_at,
+        )
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+# -- rooms --------------------------------------------------------------------------------
+class RoomCreate(BaseModel):
+    title: str
+    topic: str = ""
+
+
+class RoomOut(BaseModel):
+    """A room. `joined` says whether the caller is a member; `last_seq` is its newest message."""
+
+    id: str
+    slug: str
+    title: str
+    topic: str
+    created_at: datetime
+    last_seq: int
+    joined: bool
+
+    @classmethod
+    def of(cls, room: Room, *, joined: bool) -> RoomOut:
+        return cls(
+            id=str(room.id),
+            slug=room.slug,
+            title=room.title,
+            topic=room.topic,
+            created_at=room.created_at,
+            last_seq=room.last_seq,
+            joined=joined,
+        )
+
+
+class RoomList(BaseModel):
+    rooms: list[RoomOut]
+
+
+class RoomsQuery(BaseModel):
+    joined: bool | SkipJsonSchema[None] = None
+    """true: only the rooms you are in; false: only the others; absent: every room."""
+
+
+# -- messages -----------------------------------------------------------------------------
+class MessageCreate(BaseModel):
+    body: str
+
+
+class MessageOut(BaseModel):
+    """A message; the same fields as the `message` of a stream event."""
+
+    id: str
+    room: str
+    seq: int
+    author: str
+    author_name: str
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        # The stream's events carry message_json: one shape for both, by construction.
+        return cls.model_validate(message_json(message))
+
+
+class MessagePage(BaseModel):
+    """Messages, oldest first. Page back: `before` = first seq; page on: `after` = last seq."""
+
+    messages: list[MessageOut]
+    last_seq: int
+    """The room's newest seq when the page was read."""
+
+
+class HistoryQuery(BaseModel):
+    before: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=SEQ_MAX)
+    """Messages with seq below this (paging back)."""
+    after: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=SEQ_MAX)
+    """Messages with seq above this (paging forward). Neither: the newest page."""
+    limit: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=SEQ_MAX)
+    """Page size; at most the server's TAC_API_PAGE_SIZE_MAX (larger asks are capped)."""

@@ -1,0 +1,110 @@
+"""GET /api/v1/stream: a WebSocket of JSON events for every room of the token's user.
+
+Connect with `Authorization: Bearer <token>` (or `?token=<token>` where headers cannot be set)
+and, to resume, `?since=<slug>:<seq>,<slug>:<seq>`. The server sends
+1. one `{"type": "stream.ready", "rooms": [{"id", "slug", "last_seq"}]}` event,
+2. what each room in `since` missed after that seq (from MongoDB),
+3. then live events, each exactly once: `{"type": "message.posted", "room": <room id>,
+   "seq": N, "message": {...}}` (the message as in GET .../messages).
+A frame holds one or more events, one JSON object per line. Rooms joined after connecting
+are streamed after the next reconnect. What the client sends is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from quart import websocket
+
+from tac.chat import messages, rooms
+from tac.chat.errors import Invalid
+from tac.chat.events import POSTED
+from tac.hub import Connection
+from tac.models import Message, Room, User
+from tac.web import chat, hub, settings
+from tac.web.api import bp
+from tac.web.api.auth import bearer_secret, user_for_bearer
+from tac.web.api.schemas import SEQ_MAX
+from tac.web.fragments import message_json
+
+
+def parse_since(text: str) -> dict[str, int]:
+    """`slug:seq,slug:seq` as {slug: seq}."""
+    since: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        slug, colon, seq = part.rpartition(":")
+        if not (colon and slug and seq.isascii() and seq.isdigit()) or int(seq) > SEQ_MAX:
+            raise Invalid("`since` is `<slug>:<seq>,<slug>:<seq>` with whole numbers.")
+        since[slug] = int(seq)
+    return since
+
+
+async def stream_user() -> User:
+    authorization = websocket.headers.get("Authorization")
+    if authorization is not None:
+        return await user_for_bearer(bearer_secret(authorization))
+    return await user_for_bearer(bearer_secret("Bearer " + websocket.args.get("token", "")))
+
+
+def event_json(message: Message) -> str:
+    """A missed message as the same event the hub renders for a live one."""
+    event = {"type": POSTED, "room": str(message.room), "seq": message.seq}
+    return json.dumps({**event, "message": message_json(message)}, separators=(",", ":"))
+
+
+@bp.websocket("/stream")
+async def stream() -> None:
+    """Refused before the handshake completes: 401 without a valid token, 422 for bad since."""
+    user = await stream_user()
+    since = parse_since(websocket.args.get("since", ""))
+    await websocket.accept()
+    conn = Connection(str(user.id), "json", settings().ws_send_queue_max)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        joined = await rooms.rooms_of(user)
+        for room in joined:  # subscribe first: nothing published after the catch-up read is lost
+            await hub().attach(conn, str(room.id))
+        await _catch_up(conn, joined, since)
+        tasks = [
+            asyncio.create_task(_write(conn)),
+            asyncio.create_task(_drain()),
+            asyncio.create_task(conn.closing.wait()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await hub().detach(conn)
+    if conn.close_code != 1000:
+        with contextlib.suppress(Exception):
+            await websocket.close(conn.close_code)
+
+
+async def _catch_up(conn: Connection, joined: list[Room], since: dict[str, int]) -> None:
+    """Send the ready event, then what each room missed; mark it so live copies are dropped."""
+    fresh = [await rooms.room_by_id(str(room.id)) for room in joined]
+    ready = [{"id": str(r.id), "slug": r.slug, "last_seq": r.last_seq} for r in fresh]
+    await websocket.send(json.dumps({"type": "stream.ready", "rooms": ready}))
+    batch = settings().api_stream_catchup_batch
+    for room in fresh:
+        if room.slug not in since:
+            conn.catchup[str(room.id)] = room.last_seq
+            continue
+        missed = await messages.missed_since(chat(), room, since[room.slug])
+        conn.catchup[str(room.id)] = missed[-1].seq if missed else since[room.slug]
+        for start in range(0, len(missed), batch):
+            await websocket.send("\n".join(event_json(m) for m in missed[start : start + batch]))
+
+
+async def _write(conn: Connection) -> None:
+    async for frame in conn.frames():
+        await websocket.send(frame)
+
+
+async def _drain() -> None:
+    """Read (and ignore) what the client sends, so a close is noticed."""
+    while True:
+        await websocket.receive()

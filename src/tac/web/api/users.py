@@ -1,0 +1,47 @@
+"""Accounts: register (when the setting allows), yourself, and others by username."""
+
+from __future__ import annotations
+
+from quart_schema import validate_request, validate_response
+
+from tac.chat import accounts
+from tac.chat.errors import NotAllowed
+from tac.chat.rooms import ensure_general, join_room
+from tac.web import chat, settings
+from tac.web.api import bp, errors, open_route
+from tac.web.api.auth import api_user
+from tac.web.api.schemas import UserCreate, UserOut
+
+
+@bp.post("/users")
+@open_route
+@validate_request(UserCreate)
+@validate_response(UserOut, 201)
+@errors(400, 403, 409, 422)
+async def register(data: UserCreate) -> tuple[UserOut, int]:
+    """Create an account, in #general like every new person. Then get a token.
+
+    Answers 403 when this server has turned registration over the API off.
+    """
+    if not settings().api_registration_open:
+        raise NotAllowed("Registration over the API is closed on this server.")
+    user = await accounts.register(chat(), data.username, data.password, data.display_name)
+    await join_room(user, await ensure_general())
+    return UserOut.of(user), 201
+
+
+@bp.get("/users/me")
+@validate_response(UserOut)
+@errors(401)
+async def me() -> UserOut:
+    """Who the token (or session) belongs to."""
+    return UserOut.of(await api_user())
+
+
+@bp.get("/users/<username>")
+@validate_response(UserOut)
+@errors(401, 404)
+async def user_profile(username: str) -> UserOut:
+    """Someone's profile, by username (any case)."""
+    await api_user()
+    return UserOut.of(await accounts.user_by_username(username))
