@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from quart import Quart
 
@@ -16,9 +17,17 @@ from tac import db
 from tac.bus import Bus
 from tac.bus.local import LocalBus
 from tac.chat import Chat
-from tac.chat.ratelimit import LocalRateLimiter
+from tac.chat.presence import (
+    LocalPresenceStore,
+    Presence,
+    PresenceStore,
+    RoomPresence,
+    room_presence,
+)
+from tac.chat.ratelimit import LocalRateLimiter, RateLimiter
 from tac.chat.rooms import ensure_general, room_by_id
 from tac.hub import Hub
+from tac.redis_stores import RedisPresenceStore, RedisRateLimiter
 from tac.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,27 +94,48 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
     mongo = await db.connect(settings.mongo_url, settings.mongo_db)
     await ensure_general()
     bus = make_bus(settings)
-    chat = Chat(
-        settings=settings,
-        bus=bus,
-        rate_limiter=LocalRateLimiter(
-            settings.rate_limit_messages, settings.rate_limit_window_seconds
-        ),
-    )
+    chat = make_chat(settings, bus)
 
     async def room_top(room: str) -> int:
         return (await room_by_id(room)).last_seq
 
-    hub = Hub(bus, make_renderer(app), room_top, settings.gap_repair_seconds)
+    async def load_presence(room: str) -> RoomPresence:
+        return await room_presence(chat.presence, await room_by_id(room))
+
+    hub = Hub(bus, make_renderer(app), room_top, load_presence, settings.gap_repair_seconds)
     await hub.start()
+    await chat.presence.start()
     log.info("instance %s ready", settings.instance_id)
     return Runtime(settings=settings, chat=chat, hub=hub, mongo=mongo)
+
+
+def make_chat(settings: Settings, bus: Bus) -> Chat:
+    """Presence and rate limits live in Redis when there is one, so instances share them."""
+    store: PresenceStore
+    limiter: RateLimiter
+    limit, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
+    if settings.redis_url:
+        client = aioredis.from_url(settings.redis_url, socket_timeout=5)
+        store = RedisPresenceStore(client, settings.redis_prefix)
+        limiter = RedisRateLimiter(client, settings.redis_prefix, limit, window)
+    else:
+        store = LocalPresenceStore()
+        limiter = LocalRateLimiter(limit, window)
+    presence = Presence(
+        store,
+        bus,
+        settings.instance_id,
+        settings.presence_ttl_seconds,
+        settings.presence_heartbeat_seconds,
+    )
+    return Chat(settings=settings, bus=bus, rate_limiter=limiter, presence=presence)
 
 
 async def stop_runtime(runtime: Runtime) -> None:
     """Each step is bounded: Redis or MongoDB may already be gone."""
     step = runtime.settings.shutdown_step_seconds
     for name, closing in [
+        ("presence", runtime.chat.presence.stop()),
         ("hub", runtime.hub.stop()),
         ("bus", runtime.hub.bus.stop()),
         ("mongo", db.close(runtime.mongo, step)),

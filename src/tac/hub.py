@@ -13,18 +13,19 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from beanie import PydanticObjectId
 
 from tac.bus import Bus
 from tac.chat.events import POSTED, PRESENCE, Event
 from tac.chat.messages import messages_between, messages_by_ids
-from tac.models import Message
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[Event, Message | None, str], str]
-"""Turns an event (and its message, when it has one) into the text of one format."""
+Render = Callable[[Event, Any, str], str]
+"""Turns an event and its payload (the Message, or the room's presence) into one format's text."""
+LoadPresence = Callable[[str], Awaitable[Any]]
 
 Item = tuple[str, int, str]
 """(room, seq, text) as queued for a socket; seq is 0 for what is never deduplicated."""
@@ -108,12 +109,14 @@ class Hub:
         bus: Bus,
         render: Render,
         room_top: Callable[[str], Awaitable[int]],
+        load_presence: LoadPresence,
         gap_repair_seconds: float,
         on_delivered: Callable[[int], None] = lambda n: None,
     ) -> None:
         self.bus = bus
         self.render = render
         self.room_top = room_top
+        self.load_presence = load_presence
         self.gap_repair_seconds = gap_repair_seconds
         self.on_delivered = on_delivered
         self.rooms: dict[str, RoomState] = {}
@@ -191,6 +194,7 @@ class Hub:
     async def _dispatch(self, events: list[Event]) -> None:
         ids = [e.message_id for e in events if e.message_id and e.room in self.rooms]
         messages = await messages_by_ids(ids) if ids else {}
+        presence: dict[str, Any] = {}
         for event in events:
             state = self.rooms.get(event.room)
             if state is None:
@@ -201,18 +205,23 @@ class Hub:
                 if event.seq > state.top + 1:
                     self._spawn_repair(event.room, delay=self.gap_repair_seconds)
                 state.top = max(state.top, event.seq)
-            message = messages.get(event.message_id)
-            if message is None and event.kind != PRESENCE:
-                continue
-            self._fan_out(state, event, message)
+            if event.kind == PRESENCE:
+                if event.room not in presence:  # one look per room per batch
+                    presence[event.room] = await self.load_presence(event.room)
+                payload = presence[event.room]
+            else:
+                payload = messages.get(event.message_id)
+                if payload is None:
+                    continue
+            self._fan_out(state, event, payload)
 
-    def _fan_out(self, state: RoomState, event: Event, message: Message | None) -> None:
+    def _fan_out(self, state: RoomState, event: Event, payload: Any) -> None:
         seq = event.seq if event.kind == POSTED else 0
         delivered = 0
         for fmt, conns in state.by_fmt.items():
             if not conns:
                 continue
-            item: Item = (event.room, seq, self.render(event, message, fmt))
+            item: Item = (event.room, seq, self.render(event, payload, fmt))
             for conn in conns:
                 conn.push(item)
             delivered += len(conns)

@@ -138,7 +138,7 @@ class RedisBus:
                 await self._pump(deliver)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - any failure: reconnect, never die
+            except Exception as e:  # any failure: reconnect, never die
                 log.warning("bus: Redis connection lost (%s); retrying in %.1f s", e, delay)
             self.connected.clear()
             await self._drop_pubsub()

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the bus imports chat.events: only the type is needed here
     from tac.bus import Bus
+    from tac.chat.presence import Presence
     from tac.chat.ratelimit import RateLimiter
     from tac.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class Chat:
-    """What every use case may need: the limits, the bus it publishes on, the rate limiter."""
+    """What every use case may need: limits, the bus it publishes on, rate limiter, presence."""
 
     settings: Settings
     bus: Bus
     rate_limiter: RateLimiter
+    presence: Presence

@@ -11,6 +11,7 @@ from quart import Blueprint, Quart, ResponseReturnValue, render_template, reques
 from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
 from tac.chat.events import Event
+from tac.chat.presence import RoomPresence
 from tac.hub import Render
 from tac.models import Message
 from tac.web import settings
@@ -49,18 +50,33 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
 def make_renderer(app: Quart) -> Render:
     """The hub's renderer: the same partial as the page, wrapped to swap out-of-band."""
     # Quart's environment renders asynchronously; the hub's loop wants a plain call.
     env = jinja2.Environment(loader=app.jinja_env.loader, autoescape=True, auto_reload=False)
     push = env.get_template("partials/message_push.html")
+    members = env.get_template("partials/members.html")
 
-    def render(event: Event, message: Message | None, fmt: str) -> str:
+    def render(event: Event, payload: Any, fmt: str) -> str:
+        if isinstance(payload, RoomPresence):
+            if fmt == "json":
+                return _json(
+                    {"type": event.kind, "room": event.room, "online": sorted(payload.online)}
+                )
+            return members.render(members=payload.members, online=payload.online, oob=True)
         if fmt == "json":
-            payload: dict[str, Any] = {"type": event.kind, "room": event.room, "seq": event.seq}
-            if message is not None:
-                payload["message"] = message_json(message)
-            return json.dumps(payload, separators=(",", ":"))
-        return push.render(event=event, message=message)
+            return _json(
+                {
+                    "type": event.kind,
+                    "room": event.room,
+                    "seq": event.seq,
+                    "message": message_json(payload),
+                }
+            )
+        return push.render(event=event, message=payload)
 
     return render

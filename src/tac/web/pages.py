@@ -37,6 +37,7 @@ async def render_room(
         first_seq=page[0].seq if page else room.last_seq + 1,
         last_seq=room.last_seq,
         members=await rooms.members(room),
+        online=await chat().presence.online(str(room.id)),
         is_member=await rooms.membership_of(user, room) is not None,
         my_rooms=await rooms.rooms_of(user),
         error=error,

@@ -62,6 +62,7 @@ async def room_socket(slug: str) -> None:
     await websocket.accept()
     conn = Connection(str(user.id), "html", settings().ws_send_queue_max)
     await hub().attach(conn, str(room.id))
+    await chat().presence.arrive(str(room.id), conn.user)
     tasks: list[asyncio.Task[Any]] = []
     try:
         first = await _hello(conn, room)
@@ -75,6 +76,7 @@ async def room_socket(slug: str) -> None:
         for task in tasks:
             task.cancel()
         await hub().detach(conn)
+        await chat().presence.leave(str(room.id), conn.user)
     if conn.close_code != 1000:
         with contextlib.suppress(Exception):
             await websocket.close(conn.close_code)

@@ -1,0 +1,141 @@
+"""Who is online in a room now, whichever instance their sockets are on.
+
+Each instance marks the (room, user) pairs it holds sockets for, with an expiry it renews
+every heartbeat. A crashed instance stops renewing, and its users drop off when their
+marks expire: within presence_ttl_seconds plus one heartbeat. Two tabs on two instances
+are two marks of one user: one person online.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from tac.chat.events import PRESENCE, Event
+from tac.chat.rooms import members
+from tac.models import Room, User
+
+if TYPE_CHECKING:
+    from tac.bus import Bus
+
+log = logging.getLogger(__name__)
+
+
+class PresenceStore(Protocol):
+    async def mark(self, room: str, member: str, until: float) -> None: ...
+
+    async def unmark(self, room: str, member: str) -> None: ...
+
+    async def members(self, room: str, now: float) -> set[str]:
+        """Unexpired marks ("user/instance")."""
+        ...
+
+    async def sweep(self, room: str, now: float) -> int:
+        """Remove expired marks; return how many."""
+        ...
+
+
+class LocalPresenceStore:
+    def __init__(self) -> None:
+        self._marks: dict[str, dict[str, float]] = {}
+
+    async def mark(self, room: str, member: str, until: float) -> None:
+        self._marks.setdefault(room, {})[member] = until
+
+    async def unmark(self, room: str, member: str) -> None:
+        self._marks.get(room, {}).pop(member, None)
+
+    async def members(self, room: str, now: float) -> set[str]:
+        return {m for m, until in self._marks.get(room, {}).items() if until > now}
+
+    async def sweep(self, room: str, now: float) -> int:
+        marks = self._marks.get(room, {})
+        expired = [m for m, until in marks.items() if until <= now]
+        for m in expired:
+            del marks[m]
+        return len(expired)
+
+
+class Presence:
+    def __init__(
+        self, store: PresenceStore, bus: Bus, instance: str, ttl: float, heartbeat: float
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.instance = instance
+        self.ttl = ttl
+        self.heartbeat = heartbeat
+        self._local: Counter[tuple[str, str]] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    def _member(self, user: str) -> str:
+        return f"{user}/{self.instance}"
+
+    async def online(self, room: str) -> set[str]:
+        """The ids of the users online in `room`."""
+        marks = await self.store.members(room, time.time())
+        return {m.split("/", 1)[0] for m in marks}
+
+    async def arrive(self, room: str, user: str) -> None:
+        self._local[room, user] += 1
+        if self._local[room, user] == 1:
+            was_online = user in await self.online(room)
+            await self.store.mark(room, self._member(user), time.time() + self.ttl)
+            if not was_online:
+                await self.bus.publish(Event(PRESENCE, room, user=user))
+
+    async def leave(self, room: str, user: str) -> None:
+        self._local[room, user] -= 1
+        if self._local[room, user] > 0:
+            return
+        del self._local[room, user]
+        await self.store.unmark(room, self._member(user))
+        if user not in await self.online(room):
+            await self.bus.publish(Event(PRESENCE, room, user=user))
+
+    # -- heartbeat ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._beat(), name="presence")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for room, user in list(self._local):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.store.unmark(room, self._member(user)), 1)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await self.renew_and_sweep()
+            except Exception as e:  # the store is away: try again next beat
+                log.warning("presence: heartbeat failed (%s)", e)
+
+    async def renew_and_sweep(self) -> None:
+        now = time.time()
+        rooms = {room for room, _ in self._local}
+        for room, user in list(self._local):
+            await self.store.mark(room, self._member(user), now + self.ttl)
+        for room in rooms:
+            if await self.store.sweep(room, now):
+                await self.bus.publish(Event(PRESENCE, room))
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPresence:
+    room: Room
+    members: list[User]
+    online: set[str]
+    """Ids (as str) of the users online now."""
+
+
+async def room_presence(presence: Presence, room: Room) -> RoomPresence:
+    return RoomPresence(room, await members(room), await presence.online(str(room.id)))
