@@ -56,6 +56,15 @@ def make_bus(settings: Settings) -> Bus:
     return LocalBus()
 
 
+async def close_sockets_for_restart(app: Quart) -> None:
+    """1012 "service restart": htmx reconnects (through nginx, to another instance) and
+    catches up by seq. A clean 1000 would leave the page disconnected for good."""
+    runtime: Runtime | None = app.extensions.get("tac")
+    if runtime is not None and runtime.hub.connections:
+        runtime.hub.close_all(1012)
+        await asyncio.sleep(0.2)  # let the handlers send their close frames
+
+
 def create_app(settings: Settings | None = None) -> Quart:
     from tac.web import register_web
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from tac.app import Runtime, create_app
+from tac.app import close_sockets_for_restart, create_app
 from tac.embedded import EmbeddedMongo
 from tac.settings import Settings
 
@@ -37,12 +38,7 @@ async def serve_app(settings: Settings) -> None:
 
     async def shutdown_trigger() -> None:
         await stop.wait()
-        # 1012 "service restart": htmx reconnects (through nginx, to another instance)
-        # and catches up by seq. A clean 1000 would leave the page disconnected.
-        runtime: Runtime | None = app.extensions.get("tac")
-        if runtime is not None:
-            runtime.hub.close_all(1012)
-            await asyncio.sleep(0.2)
+        await close_sockets_for_restart(app)
 
     await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)
 
@@ -74,11 +70,39 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update=overrides)
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s instance={settings.instance_id} %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     run(settings)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, instance: str) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "instance": self.instance,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(settings.instance_id))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s %(levelname)s instance={settings.instance_id} %(name)s: %(message)s"
+            )
+        )
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from beanie import PydanticObjectId
 from tac.bus import Bus
 from tac.chat.events import POSTED, PRESENCE, Event
 from tac.chat.messages import messages_between, messages_by_ids
+from tac.metrics import DELIVERIES, DELIVERY_LATENCY, OPEN_SOCKETS, SLOW_CONSUMER_CLOSES
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Connection:
 
     def push(self, item: Item) -> None:
         if len(self.pending) >= self.limit:
+            if not self.closing.is_set():
+                SLOW_CONSUMER_CLOSES.inc()
             self.close(1013)  # try again later: the client reconnects and catches up
             return
         self.pending.append(item)
@@ -111,14 +115,12 @@ class Hub:
         room_top: Callable[[str], Awaitable[int]],
         load_presence: LoadPresence,
         gap_repair_seconds: float,
-        on_delivered: Callable[[int], None] = lambda n: None,
     ) -> None:
         self.bus = bus
         self.render = render
         self.room_top = room_top
         self.load_presence = load_presence
         self.gap_repair_seconds = gap_repair_seconds
-        self.on_delivered = on_delivered
         self.rooms: dict[str, RoomState] = {}
         self.connections: set[Connection] = set()
         self._inbox: list[Event] = []
@@ -148,10 +150,14 @@ class Hub:
             self.rooms[room] = state
         state.by_fmt.setdefault(conn.fmt, set()).add(conn)
         conn.rooms.add(room)
-        self.connections.add(conn)
+        if conn not in self.connections:
+            self.connections.add(conn)
+            OPEN_SOCKETS.inc()
 
     async def detach(self, conn: Connection) -> None:
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            OPEN_SOCKETS.dec()
         for room in conn.rooms:
             state = self.rooms.get(room)
             if state is None:
@@ -225,7 +231,9 @@ class Hub:
             for conn in conns:
                 conn.push(item)
             delivered += len(conns)
-        self.on_delivered(delivered)
+        DELIVERIES.inc(delivered)
+        if event.kind == POSTED:
+            DELIVERY_LATENCY.observe(max(0.0, time.time() - payload.created_at.timestamp()))
 
     # -- gaps ---------------------------------------------------------------------------
     def _spawn_repair(self, room: str, delay: float) -> None:

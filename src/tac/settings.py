@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     port: int = 8000
     instance_id: str = Field(default_factory=lambda: secrets.token_hex(3))
     """Names this instance in logs and metrics."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per log line (with the instance id), for log collectors."""
     cookie_secure: bool = False
     """Send the session cookie only over HTTPS (turn on behind TLS)."""
 

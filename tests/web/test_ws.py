@@ -170,3 +170,15 @@ async def test_many_quick_posts_arrive_once_each_in_order(person_factory: Any) -
         frames = await receive_until(b, lambda t: len(ARTICLE.findall(t)) >= 30)
         assert sorted(seqs(frames)) == list(range(1, 31))
         assert await quiet_for(b, 0.3) == []
+
+
+async def test_a_hello_claiming_more_than_exists_still_gets_live_messages(
+    person_factory: Any,
+) -> None:
+    alice: Person = await person_factory()
+    slug = await make_room(alice, "Big claims")
+    async with alice.connect(slug) as a:
+        await hello(a, 10**9)
+        await a.send('{"body": "still here"}')
+        frames = await receive_until(a, lambda t: "still here" in t)
+        assert seqs(frames) == [1]

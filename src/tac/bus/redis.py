@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from tac.bus import Deliver, Repair
 from tac.chat.events import Event
+from tac.metrics import BUS_RECONNECTS
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class RedisBus:
                 await self._connect()
                 if not first:
                     self.reconnects += 1
+                    BUS_RECONNECTS.inc()
                     log.info("bus: reconnected to Redis; repairing from MongoDB")
                     repair()
                 first = False

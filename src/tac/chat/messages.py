@@ -11,6 +11,7 @@ from tac.chat import Chat
 from tac.chat.errors import Invalid, NotFound, RateLimited
 from tac.chat.events import POSTED, Event
 from tac.chat.rooms import require_member
+from tac.metrics import MESSAGES_POSTED
 from tac.models import Message, Room, User
 
 
@@ -58,6 +59,7 @@ async def post_message(chat: Chat, author: User, room: Room, body: str) -> Messa
         body=body,
     )
     await message.insert()
+    MESSAGES_POSTED.inc()
     await chat.bus.publish(Event(POSTED, str(room.id), message.seq, str(message.id)))
     return message
 

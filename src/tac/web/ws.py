@@ -92,8 +92,10 @@ async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
     if "last_seq" not in frame:
         conn.catchup[str(room.id)] = (await rooms.room_by_id(str(room.id))).last_seq
         return frame or None
+    top = (await rooms.room_by_id(str(room.id))).last_seq
     try:
-        since = max(int(frame["last_seq"]), 0)
+        # A client cannot hold more than exists: a bigger claim would hide live messages.
+        since = min(max(int(frame["last_seq"]), 0), top)
     except (TypeError, ValueError):
         since = 0
     missed = await messages.missed_since(chat(), room, since)

@@ -1,0 +1,64 @@
+"""Who is online: live in the members list, one person however many tabs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from tac.bus.local import LocalBus
+from tac.chat.presence import LocalPresenceStore, Presence
+from tests.conftest import Person, hello, receive_until
+
+
+def online_ids(frame: str) -> set[str]:
+    return set(re.findall(r'data-user="([0-9a-f]+)" class="online"', frame))
+
+
+async def user_id(person: Person) -> str:
+    page = (await person.http.get("/rooms/general")).text
+    found = re.search(r'data-user="([0-9a-f]+)"[^>]*>[^<]*<small>@' + person.username, page)
+    assert found
+    return found.group(1)
+
+
+async def test_members_list_shows_who_comes_online_and_goes(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    bob_id = await user_id(bob)
+    async with alice.connect("general") as a:
+        await hello(a, 10**9)
+        async with bob.connect("general") as b:
+            await hello(b, 10**9)
+            frames = await receive_until(
+                a, lambda t: bob_id in online_ids(t.rsplit("<section", 1)[-1])
+            )
+            assert "online" in frames[-1]
+            page = await alice.http.get("/rooms/general")
+            assert bob_id in online_ids(page.text)
+        frames = await receive_until(
+            a,
+            lambda t: 'id="members"' in t and bob_id not in online_ids(t.rsplit("<section", 1)[-1]),
+        )
+
+
+async def test_two_tabs_are_one_person_and_leaving_one_keeps_them_online() -> None:
+    presence = Presence(LocalPresenceStore(), LocalBus(), "i1", ttl=30, heartbeat=10)
+    await presence.arrive("r", "u1")
+    await presence.arrive("r", "u1")
+    assert await presence.online("r") == {"u1"}
+    await presence.leave("r", "u1")
+    assert await presence.online("r") == {"u1"}
+    await presence.leave("r", "u1")
+    assert await presence.online("r") == set()
+
+
+async def test_marks_of_a_silent_instance_expire() -> None:
+    store = LocalPresenceStore()
+    crashed = Presence(store, LocalBus(), "crashed", ttl=0.2, heartbeat=10)
+    alive = Presence(store, LocalBus(), "alive", ttl=0.2, heartbeat=10)
+    await crashed.arrive("r", "u1")
+    await alive.arrive("r", "u2")
+    await asyncio.sleep(0.3)
+    await alive.renew_and_sweep()  # only the live instance renews
+    assert await alive.online("r") == {"u2"}
