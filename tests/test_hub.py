@@ -30,3 +30,39 @@ async def test_json_frames_carry_one_event_per_line() -> None:
     conn.push(("r", 1, '{"a":1}'))
     conn.push(("r", 2, '{"b":2}'))
     assert await asyncio.wait_for(anext(conn.frames()), 1) == '{"a":1}\n{"b":2}'
+
+
+async def test_a_slow_socket_is_closed_and_the_others_still_get_every_message(app: object) -> None:
+    from tac.bus.local import LocalBus
+    from tac.chat.messages import latest
+    from tac.chat.events import POSTED, Event
+    from tac.hub import Hub
+    from tests.chat.test_messages import room_with_messages
+
+    room = await room_with_messages(5)
+    messages = await latest(room, 5)
+    rendered: list[int] = []
+
+    def render(event: Event, payload: object, fmt: str) -> str:
+        rendered.append(event.seq)
+        return f"<m{event.seq}/>"
+
+    async def top(room_id: str) -> int:
+        return 0
+
+    async def no_presence(room_id: str) -> None:
+        return None
+
+    bus = LocalBus()
+    hub = Hub(bus, render, top, no_presence, gap_repair_seconds=5)
+    await hub.start()
+    fast, slow = Connection("f", "html", limit=100), Connection("s", "html", limit=2)
+    for conn in (fast, slow):
+        await hub.attach(conn, str(room.id))
+    for m in messages:
+        await bus.publish(Event(POSTED, str(room.id), m.seq, str(m.id)))
+    frame = await asyncio.wait_for(anext(fast.frames()), 2)
+    await hub.stop()
+    assert frame == "".join(f"<m{i}/>" for i in range(1, 6))
+    assert slow.close_code == 1013
+    assert rendered == [1, 2, 3, 4, 5]  # once per event, not once per socket

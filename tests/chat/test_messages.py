@@ -15,8 +15,11 @@ ARTICLE_SEQ = re.compile(r'data-seq="(\d+)"')
 
 async def room_with_messages(count: int) -> Room:
     room = await Room(slug=slugify(unique("hist")), title="History").insert()
-    author = await User.find_one({})
-    assert author is not None and author.id is not None and room.id is not None
+    name = unique("author")
+    author = await User(
+        username=name, username_key=name, display_name="A", password_hash="-"
+    ).insert()
+    assert author.id is not None and room.id is not None
     await Message.insert_many(
         [
             Message(room=room.id, seq=i, author=author.id, author_name="A", body=f"message {i}")
