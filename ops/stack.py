@@ -111,11 +111,12 @@ def http_status(url: str, timeout: float = 1.0) -> int:
 
 
 def is_ready(base_url: str) -> bool:
-    """/healthz once the app has it; until then the sign-in page."""
-    status = http_status(f"{base_url}/healthz")
-    if status == 404:
-        status = http_status(f"{base_url}/login")
-    return status == 200
+    """/readyz (MongoDB and the bus answer); an older app without it: /healthz, /login."""
+    for path in ("/readyz", "/healthz", "/login"):
+        status = http_status(f"{base_url}{path}")
+        if status != 404:
+            return status == 200
+    return False
 
 
 def process_matches(pid: int, marker: str) -> bool:
