@@ -56,6 +56,10 @@ def init_app(app: Quart) -> None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="tac"'
         return response
 
+    @app.errorhandler(UnicodeDecodeError)
+    async def undecodable(error: UnicodeDecodeError) -> ResponseReturnValue:
+        return await error_response(400, "bad_request", "The request body is not valid UTF-8.")
+
     @app.errorhandler(RequestSchemaValidationError)
     async def schema_error(error: RequestSchemaValidationError) -> ResponseReturnValue:
         return await error_response(422, "invalid", describe(error.validation_error))

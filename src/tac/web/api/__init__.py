@@ -88,7 +88,7 @@ class ApiProvider(OpenAPIProvider):
                 for operation in operations.values():
                     operation["responses"] = {
                         **operation["responses"],
-                        "204": {"description": "Done; nothing to return."},
+                        204: {"description": "Done; nothing to return."},
                     }
         return paths, components
 

@@ -8,7 +8,7 @@ from tac.chat import rooms
 from tac.web import chat
 from tac.web.api import bp, errors
 from tac.web.api.auth import api_user
-from tac.web.api.schemas import RoomCreate, RoomList, RoomOut, RoomsQuery, UserList, UserOut
+from tac.web.api.schemas import MemberList, MemberOut, RoomCreate, RoomList, RoomOut, RoomsQuery
 
 
 @bp.get("/rooms")
@@ -70,11 +70,16 @@ async def leave_room(slug: str) -> RoomOut:
 
 
 @bp.get("/rooms/<slug>/members")
-@validate_response(UserList)
+@validate_response(MemberList)
 @errors(401, 403, 404)
-async def room_members(slug: str) -> UserList:
-    """Who is in a room you are in."""
+async def room_members(slug: str) -> MemberList:
+    """Who is in a room you are in, and who of them is online now."""
     user = await api_user()
     room = await rooms.room_by_slug(slug)
     await rooms.require_member(user, room)
-    return UserList(users=[UserOut.of(u) for u in await rooms.members(room)])
+    online = await chat().presence.online(str(room.id))
+    return MemberList(
+        members=[
+            MemberOut.of_member(u, online=str(u.id) in online) for u in await rooms.members(room)
+        ]
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tac.models import ApiToken, Message, Room, User
@@ -12,6 +13,19 @@ from tac.web.fragments import message_json
 
 SEQ_MAX = 2**62
 """Sequence numbers and page sizes above this are refused before they reach MongoDB."""
+
+
+def _to_millis(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_to_millis)]
+"""As MongoDB keeps it: a new document answers with the time a later read will show."""
+
+
+def _absent(schema: dict[str, Any]) -> None:
+    """An optional query parameter: absent, never null, so the document shows no default."""
+    schema.pop("default", None)
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -42,8 +56,8 @@ class TokenOut(BaseModel):
     id: str
     name: str
     prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
+    created_at: Timestamp
+    last_used_at: Timestamp | None
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
@@ -79,7 +93,7 @@ class UserOut(BaseModel):
     id: str
     username: str
     display_name: str
-    created_at: datetime
+    created_at: Timestamp
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -91,8 +105,18 @@ class UserOut(BaseModel):
         )
 
 
-class UserList(BaseModel):
-    users: list[UserOut]
+class MemberOut(UserOut):
+    """A member of a room; `online` says whether they have a live socket or stream now."""
+
+    online: bool
+
+    @classmethod
+    def of_member(cls, user: User, *, online: bool) -> MemberOut:
+        return cls(**UserOut.of(user).model_dump(), online=online)
+
+
+class MemberList(BaseModel):
+    members: list[MemberOut]
 
 
 # -- rooms --------------------------------------------------------------------------------
@@ -108,7 +132,7 @@ class RoomOut(BaseModel):
     slug: str
     title: str
     topic: str
-    created_at: datetime
+    created_at: Timestamp
     last_seq: int
     joined: bool
 
@@ -130,7 +154,7 @@ class RoomList(BaseModel):
 
 
 class RoomsQuery(BaseModel):
-    joined: bool | SkipJsonSchema[None] = None
+    joined: bool | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_absent)
     """true: only the rooms you are in; false: only the others; absent: every room."""
 
 
@@ -148,8 +172,8 @@ class MessageOut(BaseModel):
     author: str
     author_name: str
     body: str
-    created_at: datetime
-    edited_at: datetime | None
+    created_at: Timestamp
+    edited_at: Timestamp | None
     deleted: bool
 
     @classmethod
@@ -167,9 +191,15 @@ class MessagePage(BaseModel):
 
 
 class HistoryQuery(BaseModel):
-    before: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=SEQ_MAX)
+    before: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_absent, ge=1, le=SEQ_MAX
+    )
     """Messages with seq below this (paging back)."""
-    after: int | SkipJsonSchema[None] = Field(default=None, ge=0, le=SEQ_MAX)
+    after: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_absent, ge=0, le=SEQ_MAX
+    )
     """Messages with seq above this (paging forward). Neither: the newest page."""
-    limit: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=SEQ_MAX)
+    limit: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_absent, ge=1, le=SEQ_MAX
+    )
     """Page size; at most the server's TAC_API_PAGE_SIZE_MAX (larger asks are capped)."""

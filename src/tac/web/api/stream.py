@@ -5,7 +5,9 @@ and, to resume, `?since=<slug>:<seq>,<slug>:<seq>`. The server sends
 1. one `{"type": "stream.ready", "rooms": [{"id", "slug", "last_seq"}]}` event,
 2. what each room in `since` missed after that seq (from MongoDB),
 3. then live events, each exactly once: `{"type": "message.posted", "room": <room id>,
-   "seq": N, "message": {...}}` (the message as in GET .../messages).
+   "seq": N, "message": {...}}` (the message as in GET .../messages), and
+   `{"type": "presence", "room": <room id>, "online": [<user id>, ...]}` when who is online
+   changes (presence has no seq and is not replayed).
 A frame holds one or more events, one JSON object per line. Rooms joined after connecting
 are streamed after the next reconnect. What the client sends is ignored.
 """
@@ -63,10 +65,14 @@ async def stream() -> None:
     await websocket.accept()
     conn = Connection(str(user.id), "json", settings().ws_send_queue_max)
     tasks: list[asyncio.Task[Any]] = []
+    here: list[str] = []
     try:
         joined = await rooms.rooms_of(user)
         for room in joined:  # subscribe first: nothing published after the catch-up read is lost
             await hub().attach(conn, str(room.id))
+        for room in joined:  # a bot on its stream is online, like a person with the room open
+            await chat().presence.arrive(str(room.id), conn.user)
+            here.append(str(room.id))
         await _catch_up(conn, joined, since)
         tasks = [
             asyncio.create_task(_write(conn)),
@@ -78,6 +84,8 @@ async def stream() -> None:
         for task in tasks:
             task.cancel()
         await hub().detach(conn)
+        for room_id in here:
+            await chat().presence.leave(room_id, conn.user)
     if conn.close_code != 1000:
         with contextlib.suppress(Exception):
             await websocket.close(conn.close_code)
