@@ -20,6 +20,7 @@ from tac.app import create_app
 from tac.cli import hypercorn_config
 from tac.embedded import EmbeddedMongo, free_port
 from tac.settings import Settings
+from tests.redis_cluster import redis_cluster_url  # noqa: F401 - a session fixture
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

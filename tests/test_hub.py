@@ -34,8 +34,8 @@ async def test_json_frames_carry_one_event_per_line() -> None:
 
 async def test_a_slow_socket_is_closed_and_the_others_still_get_every_message(app: object) -> None:
     from tac.bus.local import LocalBus
-    from tac.chat.messages import latest
     from tac.chat.events import POSTED, Event
+    from tac.chat.messages import latest
     from tac.hub import Hub
     from tests.chat.test_messages import room_with_messages
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from quart import Quart
 
 from tac import db
 from tac.bus import Bus
 from tac.bus.local import LocalBus
+from tac.bus.redis import RedisBus, redis_client
 from tac.chat import Chat
 from tac.chat.presence import (
     LocalPresenceStore,
@@ -45,12 +45,10 @@ class Runtime:
 
 def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
-        from tac.bus.redis import RedisBus
-
         return RedisBus(
             settings.redis_url,
             settings.redis_prefix,
-            sharded=settings.redis_sharded,
+            cluster=settings.redis_cluster,
             name=settings.instance_id,
         )
     return LocalBus()
@@ -124,7 +122,7 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
     limiter: RateLimiter
     limit, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
     if settings.redis_url:
-        client = aioredis.from_url(settings.redis_url, socket_timeout=5)
+        client = redis_client(settings.redis_url, settings.redis_cluster)
         store = RedisPresenceStore(client, settings.redis_prefix)
         limiter = RedisRateLimiter(client, settings.redis_prefix, limit, window)
     else:

@@ -6,14 +6,13 @@ Both expire by themselves, so a crashed instance leaves nothing behind for long.
 from __future__ import annotations
 
 import time
-
-import redis.asyncio as aioredis
+from typing import Any
 
 
 class RedisPresenceStore:
     """A sorted set per room: member "user/instance", score the mark's expiry."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -40,9 +39,9 @@ class RedisPresenceStore:
 
 
 class RedisRateLimiter:
-    """A fixed window per user shared by every instance: INCR, and EXPIRE on the first hit."""
+    """A fixed window per user shared by every instance: INCR, with an EXPIRE to clean up."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, limit: int, window: float) -> None:
+    def __init__(self, client: Any, prefix: str, limit: int, window: float) -> None:
         self.client = client
         self.prefix = prefix
         self.limit = limit
@@ -50,8 +49,8 @@ class RedisRateLimiter:
 
     async def retry_after(self, key: str) -> float:
         window_start = int(time.time() // self.window)
-        redis_key = f"{self.prefix}:rate:{key}:{window_start}"
-        async with self.client.pipeline(transaction=True) as pipe:
+        redis_key = f"{self.prefix}:rate:{{{key}}}:{window_start}"
+        async with self.client.pipeline(transaction=False) as pipe:
             pipe.incr(redis_key)
             pipe.expire(redis_key, int(self.window) + 1)
             count, _ = await pipe.execute()

@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     """Redis URL for the event bus between instances. Unset: the in-process bus."""
     redis_prefix: str = "tac"
     """Prefix of every Redis channel and key, so several Tacs can share one Redis."""
-    redis_sharded: bool = False
-    """Use sharded pub/sub (SSUBSCRIBE/SPUBLISH) for Redis Cluster."""
+    redis_cluster: bool = False
+    """TAC_REDIS_URL names a node of a Redis Cluster: use the cluster client and sharded
+    pub/sub (SSUBSCRIBE/SPUBLISH)."""
     secret_key: str | None = None
     """Signs session cookies. Unset: generated once and kept in var_dir/secret_key."""
     var_dir: Path = Path("var")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from tac.bus.redis import RedisBus
+from tac.bus.redis import RedisBus, redis_client
 from tac.chat.events import POSTED, Event
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -36,11 +36,13 @@ class Inbox:
         return self.events
 
 
-@pytest.fixture(params=[False, True], ids=["pubsub", "sharded"])
+@pytest.fixture(params=[False, True], ids=["redis", "cluster-sharded"])
 async def buses(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RedisBus, RedisBus, Inbox]]:
+    cluster: bool = request.param
+    url = request.getfixturevalue("redis_cluster_url") if cluster else REDIS_URL
     prefix = f"tac-test-{secrets.token_hex(4)}"
-    a = RedisBus(REDIS_URL, prefix, sharded=request.param, name="a")
-    b = RedisBus(REDIS_URL, prefix, sharded=request.param, name=f"b-{secrets.token_hex(3)}")
+    a = RedisBus(url, prefix, cluster=cluster, name="a")
+    b = RedisBus(url, prefix, cluster=cluster, name=f"b-{secrets.token_hex(3)}")
     inbox = Inbox()
     await a.start(lambda e: None, lambda: None)
     await b.start(inbox.deliver, inbox.repair)
@@ -75,12 +77,7 @@ async def test_a_cut_connection_comes_back_resubscribed_and_asks_for_repair(
 ) -> None:
     a, b, inbox = buses
     await b.subscribe("room1")
-    client = aioredis.from_url(REDIS_URL)
-    # Cut only this bus's listener connection, not other users of the shared Redis.
-    for entry in await client.client_list(_type="pubsub"):
-        if entry["name"] == b.listener_name:
-            await client.client_kill_filter(_id=entry["id"])
-    await client.aclose()
+    await cut_listener(b)
     async with asyncio.timeout(10):
         while inbox.repairs == 0 or not b.connected.is_set():
             await asyncio.sleep(0.05)
@@ -88,6 +85,35 @@ async def test_a_cut_connection_comes_back_resubscribed_and_asks_for_repair(
     await a.publish(Event(POSTED, "room1", 2, "m2"))
     events = await inbox.wait_for(1)
     assert events[-1].seq == 2
+
+
+async def cut_listener(bus: RedisBus) -> None:
+    """Kill only this bus's pub/sub connections, not other users of the shared Redis."""
+    client = redis_client(bus.url, bus.cluster)
+    if bus.cluster:
+        await client.initialize()
+    nodes = client.get_nodes() if bus.cluster else [None]
+    for node in nodes:
+        conn = aioredis.Redis(host=node.host, port=node.port) if node else client
+        for entry in await conn.client_list(_type="pubsub"):
+            if entry["name"] == bus.listener_name:
+                await conn.client_kill_filter(_id=entry["id"])
+        if node:
+            await conn.aclose()
+    await client.aclose()
+
+
+async def test_rooms_spread_over_shards_each_reach_their_subscriber(
+    buses: tuple[RedisBus, RedisBus, Inbox],
+) -> None:
+    a, b, inbox = buses
+    rooms = [f"room{i}" for i in range(12)]
+    for room in rooms:
+        await b.subscribe(room)
+    for room in rooms:
+        await a.publish(Event(POSTED, room, 1, room))
+    events = await inbox.wait_for(len(rooms))
+    assert sorted(e.room for e in events) == sorted(rooms)
 
 
 async def test_publish_with_redis_unreachable_does_not_raise() -> None:

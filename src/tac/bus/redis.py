@@ -5,8 +5,10 @@ listener owns the connection: on any error it reconnects with backoff, subscribe
 to every room it needs, and asks the hub to repair from MongoDB (events carry seq, so
 whatever was published meanwhile is found by range).
 
-With `sharded=True` the bus uses SSUBSCRIBE/SPUBLISH (Redis 7 sharded pub/sub), the form
-that scales on Redis Cluster: a message travels only within the shard owning its channel.
+With `cluster=True` the bus talks to a Redis Cluster and uses sharded pub/sub
+(SSUBSCRIBE/SPUBLISH, Redis 7): a room's channel hashes to one shard and its messages
+travel only within that shard, so pub/sub traffic grows with shards instead of being
+broadcast to every node. redis-py's ClusterPubSub keeps one connection per shard.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import random
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from tac.bus import Deliver, Repair
@@ -30,23 +33,32 @@ CONTROL = "control"
 """Always subscribed, so the connection has a subscription before any room has one."""
 
 
+def redis_client(url: str, cluster: bool, **options: Any) -> Any:
+    """A client for one Redis, or for a Redis Cluster (which routes each key to its shard)."""
+    options = {"socket_timeout": 5, "socket_connect_timeout": 5, **options}
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return aioredis.from_url(url, **options)
+
+
 class RedisBus:
-    def __init__(self, url: str, prefix: str, *, sharded: bool = False, name: str = "") -> None:
+    def __init__(self, url: str, prefix: str, *, cluster: bool = False, name: str = "") -> None:
         self.url = url
         self.prefix = prefix
-        self.sharded = sharded
+        self.cluster = cluster
         self.reconnects = 0
         self.connected = asyncio.Event()
         self.listener_name = f"{prefix}:listener:{name or id(self)}"
         """The CLIENT SETNAME of the pub/sub connection, to find it in CLIENT LIST."""
-        self._client: aioredis.Redis = aioredis.from_url(url, socket_timeout=5)
+        self._client: Any = redis_client(url, cluster)
         # The listener blocks on reads, so its client has no read timeout; instead it
         # pings when idle (health_check_interval) and so notices a dead connection.
-        self._listener: aioredis.Redis = aioredis.from_url(
+        self._listener: Any = redis_client(
             url,
+            cluster,
+            socket_timeout=None,
             health_check_interval=5,
             socket_keepalive=True,
-            socket_connect_timeout=5,
             client_name=self.listener_name,
         )
         self._rooms: set[str] = set()
@@ -83,7 +95,7 @@ class RedisBus:
         """Never raises: a lost event is found again by seq (gap repair, catch-up)."""
         channel = self.channel(event.room)
         try:
-            if self.sharded:
+            if self.cluster:
                 await self._client.spublish(channel, event.encode())
             else:
                 await self._client.publish(channel, event.encode())
@@ -112,13 +124,13 @@ class RedisBus:
             return
         channel = self.channel(room)
         with contextlib.suppress(RedisError, OSError):
-            if self.sharded:
+            if self.cluster:
                 await self._pubsub.sunsubscribe(channel)
             else:
                 await self._pubsub.unsubscribe(channel)
 
     async def _send_subscribe(self, *channels: str) -> None:
-        if self.sharded:
+        if self.cluster:
             await self._pubsub.ssubscribe(*channels)
         else:
             await self._pubsub.subscribe(*channels)
@@ -148,6 +160,8 @@ class RedisBus:
             delay = min(delay * 2, 5.0)
 
     async def _connect(self) -> None:
+        if self.cluster:
+            await self._listener.initialize()  # learn the slot map
         self._pubsub = self._listener.pubsub()
         channels = [self.channel(CONTROL), *(self.channel(r) for r in self._rooms)]
         await self._send_subscribe(*channels)
@@ -156,7 +170,10 @@ class RedisBus:
     async def _pump(self, deliver: Deliver) -> None:
         pubsub = self._pubsub
         while True:
-            message = await pubsub.get_message(timeout=1.0)
+            if self.cluster:
+                message = await pubsub.get_sharded_message(timeout=1.0)
+            else:
+                message = await pubsub.get_message(timeout=1.0)
             if message is None:
                 continue
             kind = message["type"]
