@@ -72,3 +72,9 @@ async def test_docs_page_and_no_docs_at_the_root(api: ApiUsers, base_url: str) -
     assert docs.status_code == 200 and f"{API}/openapi.json" in docs.text
     assert (await api.anonymous.get(base_url + "/openapi.json")).status_code == 404
     assert (await api.anonymous.get(base_url + "/docs")).status_code in (302, 404)
+
+
+async def test_options_needs_no_token(api: ApiUsers) -> None:
+    response = await api.anonymous.options("/rooms")
+    assert response.status_code == 200
+    assert "POST" in response.headers["allow"]

@@ -53,6 +53,8 @@ def open_route(func: F) -> F:
 @bp.before_request
 async def authenticate() -> None:
     """Who calls, before the body is read: a stranger gets 401, not a hint about the body."""
+    if request.method == "OPTIONS":  # Quart's automatic answer: it reveals nothing
+        return
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and not getattr(view, OPEN, False):
         await api_user()
