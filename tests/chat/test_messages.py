@@ -77,3 +77,31 @@ async def test_missed_since_returns_what_follows(app: Any) -> None:
     missed = await messages.missed_since(chat, room, 6)
     assert [m.seq for m in missed] == [7, 8, 9, 10]
     assert await messages.missed_since(chat, room, 10) == []
+
+
+async def test_posting_faster_than_the_limit_is_refused_and_not_stored(app: Any) -> None:
+    import dataclasses
+
+    from tac.chat.errors import RateLimited
+    from tac.chat.ratelimit import LocalRateLimiter
+    from tac.chat.rooms import join_room
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = dataclasses.replace(runtime().chat, rate_limiter=LocalRateLimiter(2, 60))
+    room = await room_with_messages(0)
+    name = unique("fast")
+    user = await User(
+        username=name, username_key=name, display_name=name, password_hash="-"
+    ).insert()
+    await join_room(user, room)
+    await messages.post_message(chat, user, room, "one")
+    await messages.post_message(chat, user, room, "two")
+    try:
+        await messages.post_message(chat, user, room, "three")
+        raise AssertionError("the third post went through")
+    except RateLimited as e:
+        assert 0 < e.retry_after <= 60
+        assert "Slow down" in e.message
+    stored = await Message.find(Message.room == room.id).to_list()
+    assert sorted(m.body for m in stored) == ["one", "two"]
