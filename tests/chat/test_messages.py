@@ -20,12 +20,13 @@ async def room_with_messages(count: int) -> Room:
         username=name, username_key=name, display_name="A", password_hash="-"
     ).insert()
     assert author.id is not None and room.id is not None
-    await Message.insert_many(
-        [
-            Message(room=room.id, seq=i, author=author.id, author_name="A", body=f"message {i}")
-            for i in range(1, count + 1)
-        ]
-    )
+    if count:
+        await Message.insert_many(
+            [
+                Message(room=room.id, seq=i, author=author.id, author_name="A", body=f"message {i}")
+                for i in range(1, count + 1)
+            ]
+        )
     room.last_seq = count
     await room.save()
     return room
