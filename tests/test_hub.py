@@ -66,3 +66,31 @@ async def test_a_slow_socket_is_closed_and_the_others_still_get_every_message(ap
     assert frame == "".join(f"<m{i}/>" for i in range(1, 6))
     assert slow.close_code == 1013
     assert rendered == [1, 2, 3, 4, 5]  # once per event, not once per socket
+
+
+async def test_sockets_arriving_together_in_a_new_room_all_get_its_messages(app: object) -> None:
+    from tac.bus.local import LocalBus
+    from tac.chat.events import POSTED, Event
+    from tac.chat.messages import latest
+    from tac.hub import Hub
+    from tests.chat.test_messages import room_with_messages
+
+    room = await room_with_messages(1)
+    [message] = await latest(room, 1)
+
+    async def slow_top(room_id: str) -> int:
+        await asyncio.sleep(0.01)  # the others arrive while the first reads the room
+        return 0
+
+    async def no_presence(room_id: str) -> None:
+        return None
+
+    bus = LocalBus()
+    hub = Hub(bus, lambda e, p, f: f"<m{e.seq}/>", slow_top, no_presence, gap_repair_seconds=5)
+    await hub.start()
+    conns = [Connection(f"u{i}", "html", limit=10) for i in range(5)]
+    await asyncio.gather(*(hub.attach(c, str(room.id)) for c in conns))
+    await bus.publish(Event(POSTED, str(room.id), message.seq, str(message.id)))
+    frames = [await asyncio.wait_for(anext(c.frames()), 2) for c in conns]
+    await hub.stop()
+    assert frames == ["<m1/>"] * 5

@@ -127,6 +127,8 @@ class Hub:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._repairs: set[asyncio.Task[None]] = set()
+        self._joining = asyncio.Lock()
+        """Held while this instance subscribes to a room or unsubscribes from it."""
 
     # -- lifetime -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -144,10 +146,14 @@ class Hub:
     async def attach(self, conn: Connection, room: str) -> None:
         state = self.rooms.get(room)
         if state is None:
-            # Subscribe before reading the top: nothing published after the read is missed.
-            await self.bus.subscribe(room)
-            state = self.rooms.get(room) or RoomState(top=await self.room_top(room))
-            self.rooms[room] = state
+            # Sockets arriving together in a room new to this instance: the first subscribes
+            # and makes the room's state, the others wait and join that same state.
+            async with self._joining:
+                state = self.rooms.get(room)
+                if state is None:
+                    # Subscribe before reading the top: nothing published after it is missed.
+                    await self.bus.subscribe(room)
+                    state = self.rooms[room] = RoomState(top=await self.room_top(room))
         state.by_fmt.setdefault(conn.fmt, set()).add(conn)
         conn.rooms.add(room)
         if conn not in self.connections:
@@ -165,7 +171,9 @@ class Hub:
             state.by_fmt.get(conn.fmt, set()).discard(conn)
             if not any(state.by_fmt.values()):
                 del self.rooms[room]
-                await self.bus.unsubscribe(room)
+                async with self._joining:
+                    if room not in self.rooms:  # nobody came back while we waited
+                        await self.bus.unsubscribe(room)
         conn.rooms.clear()
 
     def close_all(self, code: int) -> None:
