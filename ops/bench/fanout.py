@@ -1,0 +1,425 @@
+"""`make bench`: N sockets in one room through nginx, S senders, one table.
+
+    python -m ops.bench --n 500,1000,2000 --senders 10 --messages 30 --rate 10
+
+For each N: the harness starts (once) the stack of ops/stack.py (2 instances behind nginx,
+a Redis of its own, the embedded MongoDB-wire server unless TAC_MONGO_URL is set), seeds
+the bench users straight into MongoDB, restarts the app instances (clean RSS), creates a
+fresh room whose only members are the S senders, and then, measured:
+  1. N clients (spread over several worker processes) open the room's socket at a paced
+     connect rate, and the stack is left to settle (presence of the arrivals);
+  2. the S senders post M messages each, R messages per second into the room in total;
+     every client records each message's post -> receipt latency;
+  3. when every client holds every message (or at the deadline), the app instances' CPU
+     (utime + stime from /proc) and RSS are read again.
+Nothing but loopback is used. Every process started is stopped, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import re
+import shutil
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+from typing import Any
+
+from ops.bench.client import bin_value, raise_fd_limit, worker_main
+from ops.bench.seed import create_room, ensure_users, session_cookies
+from ops.stack import Stack, port_is_free
+from tac.settings import Settings
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+# -- the processes being measured ---------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kb(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def open_sockets(instance_url: str) -> int:
+    """The instance's own count of open WebSockets (its Prometheus gauge)."""
+    with urllib.request.urlopen(f"{instance_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    match = re.search(r"^tac_open_sockets (\S+)$", text, re.M)
+    return int(float(match.group(1))) if match else -1
+
+
+class BenchStack(Stack):
+    """The stack of ops/stack.py, with nginx allowed enough connections for the bench:
+    every proxied socket holds two (client side, upstream side)."""
+
+    worker_connections = 20000
+
+    def start(self) -> BenchStack:
+        # The previous run's sockets linger in TIME-WAIT on nginx's port for up to 60 s, and
+        # Stack.start() tests the port with a plain bind (no SO_REUSEADDR): wait them out.
+        deadline = time.time() + 75
+        while not port_is_free(self.port) and time.time() < deadline:
+            time.sleep(1)
+        super().start()
+        return self
+
+    def nginx_config(self) -> str:
+        config = super().nginx_config()
+        return re.sub(
+            r"worker_connections \d+;", f"worker_connections {self.worker_connections};", config
+        )
+
+    def pids(self, kind: str) -> list[int]:
+        return [
+            pid
+            for p in sorted(self.var_dir.glob(f"{kind}*.pid"))
+            if (pid := self._read_pid(p.stem)) is not None
+        ]
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        """CPU seconds so far of the app instances, nginx (master and workers), Redis and
+        MongoDB of this stack."""
+        out: dict[str, float] = {}
+        for kind in ("app", "nginx", "redis", "mongo"):
+            pids = self.pids(kind)
+            if kind == "nginx":
+                pids = pids + [c for p in pids for c in children_of(p)]
+            total = 0.0
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    total += cpu_seconds(pid)
+            out[kind] = total
+        return out
+
+
+# -- one run -------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    n: int
+    senders: int
+    messages: int
+    rate: float
+    workers: int
+    connect_rate: float
+    deflate: bool
+    drain_seconds: float
+    settle_seconds: float
+
+
+@dataclass
+class Row:
+    n: int
+    held: int
+    connect_rate: float
+    expected: int
+    received: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    cpu_per_1k: float
+    rss_instance_mb: list[float]
+    rss_per_conn_kb: float
+    cpu_split: dict[str, float]
+    notes: list[str]
+
+
+def percentile(histogram: dict[int, int], fraction: float) -> float:
+    total = sum(histogram.values())
+    if total == 0:
+        return float("nan")
+    rank = fraction * total
+    seen = 0
+    for b in sorted(histogram):
+        seen += histogram[b]
+        if seen >= rank:
+            return bin_value(b) / 1000
+    return float("nan")
+
+
+def wait_quiet(stack: BenchStack, limit: float, busy_share: float = 0.15) -> float:
+    """Wait until the app instances use under `busy_share` of a core (the arrivals' presence
+    work is done), at most `limit` seconds; returns how long it took."""
+    began = time.time()
+    last = stack.cpu_by_kind()["app"]
+    while time.time() - began < limit:
+        time.sleep(0.5)
+        now = stack.cpu_by_kind()["app"]
+        if (now - last) / 0.5 < busy_share:
+            break
+        last = now
+    return time.time() - began
+
+
+def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -> Row:
+    settings = Settings()
+    notes: list[str] = []
+    slug = f"bench-{plan.n}-{int(time.time())}"
+    create_room(str(stack.mongo_url), settings.mongo_db, slug, users[: plan.senders])
+    cookies = session_cookies(secret_key, users[: plan.n])
+
+    for i in range(stack.instances):  # fresh instances: RSS and CPU of this run alone
+        stack.stop_instance(i)
+        stack.start_instance(i)
+    time.sleep(1.0)
+    app_pids = stack.pids("app")
+    rss_idle = [rss_kb(p) for p in app_pids]
+
+    ctx = mp.get_context("spawn")
+    pipes: list[Pipe] = []
+    procs: list[Any] = []
+    per_worker_rate = plan.connect_rate / plan.workers
+    for w in range(plan.workers):
+        mine = list(range(w, plan.n, plan.workers))
+        config = {
+            "ws_url": f"ws://127.0.0.1:{stack.port}/rooms/{slug}/ws",
+            "origin": stack.url,
+            "cookies": [cookies[g] for g in mine],
+            "senders": {local: g for local, g in enumerate(mine) if g < plan.senders},
+            "sender_count": plan.senders,
+            "messages_per_sender": plan.messages,
+            "rate": plan.rate,
+            "connect_rate": per_worker_rate,
+            "deflate": plan.deflate,
+            "drain_seconds": plan.drain_seconds,
+        }
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(target=worker_main, args=(config, theirs), daemon=True)
+        proc.start()
+        pipes.append(ours)
+        procs.append(proc)
+    try:
+        return _measure(stack, plan, pipes, app_pids, rss_idle, notes)
+    finally:
+        for pipe in pipes:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                pipe.send(("close", None))
+        for proc in procs:
+            proc.join(15)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+
+
+def _receive(pipe: Pipe, kind: str, timeout: float) -> dict[str, Any]:
+    if not pipe.poll(timeout):
+        raise TimeoutError(f"a bench worker sent no {kind!r} within {timeout:.0f} s")
+    got_kind, payload = pipe.recv()
+    if got_kind != kind:
+        raise RuntimeError(f"a bench worker sent {got_kind!r}, expected {kind!r}")
+    result: dict[str, Any] = payload
+    return result
+
+
+def _measure(
+    stack: BenchStack,
+    plan: Plan,
+    pipes: list[Pipe],
+    app_pids: list[int],
+    rss_idle: list[int],
+    notes: list[str],
+) -> Row:
+    connect_limit = plan.n / plan.connect_rate + 90
+    connected = [_receive(p, "connected", connect_limit) for p in pipes]
+    clients = sum(c["connected"] for c in connected)
+    connect_seconds = max(c["seconds"] for c in connected)
+    failures: dict[str, int] = {}
+    for c in connected:
+        for k, v in c["failures"].items():
+            failures[k] = failures.get(k, 0) + v
+    if failures:
+        notes.append(f"connect failures {failures}")
+    settled = wait_quiet(stack, plan.settle_seconds)
+    notes.append(f"settled {settled:.1f}s")
+    per_instance = [open_sockets(u) for u in stack.instance_urls]
+    rss_loaded = [rss_kb(p) for p in app_pids]
+
+    cpu_before = stack.cpu_by_kind()
+    start_at = time.time() + 0.5
+    for pipe in pipes:
+        pipe.send(("go", start_at))
+    total_messages = plan.senders * plan.messages
+    deadline = total_messages / plan.rate + plan.drain_seconds + 30
+    done = [_receive(p, "done", deadline) for p in pipes]
+    cpu_after = stack.cpu_by_kind()
+    rss_after = [rss_kb(p) for p in app_pids]
+
+    histogram: dict[int, int] = {}
+    for d in done:
+        for b, count in d["histogram"].items():
+            histogram[int(b)] = histogram.get(int(b), 0) + count
+    received = sum(d["received"] for d in done)
+    posted = sum(d["posted"] for d in done)
+    expected = posted * clients
+    finished = max(d["finished"] for d in done)
+    held = sum(d["held"] for d in done)
+    app_cpu = cpu_after["app"] - cpu_before["app"]
+    split = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
+    split["clients"] = sum(d["cpu_seconds"] for d in done)
+    split["wall"] = finished - start_at
+    for key in ("duplicates", "post_errors"):
+        if (count := sum(d[key] for d in done)) > 0:
+            notes.append(f"{key} {count}")
+    closed: dict[str, int] = {}
+    for d in done:
+        for code, count in d["closed"].items():
+            closed[code] = closed.get(code, 0) + count
+    if closed:
+        notes.append(f"closed by server {closed}")
+    errors = sorted({e for d in done for e in d["errors_seen"]})
+    if errors:
+        notes.append(f"post errors seen {errors[:3]}")
+    missing = sorted({i for d in done for i in d["missing"]})
+    if missing:
+        notes.append(f"messages some client lacks (first 20) {missing[:20]}")
+        notes.append(f"lacking clients {[x for d in done for x in d['lacking']][:3]}")
+    if posted != total_messages:
+        notes.append(f"posted {posted} of {total_messages}")
+    notes.append(f"sockets per instance {per_instance}")
+    conns = max(1, sum(per_instance))
+    return Row(
+        n=plan.n,
+        held=held,
+        connect_rate=clients / connect_seconds if connect_seconds else 0.0,
+        expected=expected,
+        received=received,
+        per_second=received / max(1e-9, finished - start_at),
+        p50_ms=percentile(histogram, 0.50),
+        p99_ms=percentile(histogram, 0.99),
+        max_ms=max(d["max_micros"] for d in done) / 1000,
+        cpu_per_1k=app_cpu / received * 1000 if received else float("nan"),
+        rss_instance_mb=[r / 1024 for r in rss_after],
+        rss_per_conn_kb=(sum(rss_loaded) - sum(rss_idle)) / conns,
+        cpu_split=split,
+        notes=notes,
+    )
+
+
+# -- the table ------------------------------------------------------------------------------
+HEADER = (
+    "| N | held | connect/s | expected | received | deliveries/s | p50 ms | p99 ms | max ms "
+    "| app CPU s/1k deliveries (µs each) | RSS per instance MB | RSS per conn KB "
+    "| CPU s app/nginx/redis/mongo/clients over wall s |"
+)
+
+
+def format_row(row: Row) -> str:
+    s = row.cpu_split
+    rss = " / ".join(f"{r:.0f}" for r in row.rss_instance_mb)
+    return (
+        f"| {row.n:,} | {row.held:,} | {row.connect_rate:,.0f} | {row.expected:,} "
+        f"| {row.received:,} | {row.per_second:,.0f} | {row.p50_ms:.1f} | {row.p99_ms:.1f} "
+        f"| {row.max_ms:.1f} | {row.cpu_per_1k:.4f} ({row.cpu_per_1k * 1000:.1f}) | {rss} "
+        f"| {row.rss_per_conn_kb:.1f} | {s['app']:.1f}/{s['nginx']:.1f}/{s['redis']:.1f}"
+        f"/{s['mongo']:.1f}/{s['clients']:.1f} over {s['wall']:.1f} |"
+    )
+
+
+def print_table(rows: list[Row], plan_text: str) -> None:
+    print()
+    print(plan_text)
+    print()
+    print(HEADER)
+    print("|" + " --- |" * (HEADER.count("|") - 1))
+    for row in rows:
+        print(format_row(row))
+    print()
+    for row in rows:
+        print(f"N={row.n:,}: " + "; ".join(row.notes))
+
+
+# -- main -----------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ops.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", default="2000", help="clients; a comma list runs each in turn")
+    p.add_argument("--senders", "-s", type=int, default=10, help="S: clients that post")
+    p.add_argument("--messages", "-m", type=int, default=30, help="M: messages per sender")
+    p.add_argument("--rate", "-r", type=float, default=10.0, help="R: messages/s into the room")
+    p.add_argument("--workers", type=int, default=2, help="client processes")
+    p.add_argument("--connect-rate", type=float, default=500.0, help="connections opened per s")
+    p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
+    p.add_argument("--drain", type=float, default=15.0, help="s to wait after the last post")
+    p.add_argument("--settle", type=float, default=60.0, help="most s to wait after connecting")
+    p.add_argument("--instances", type=int, default=2)
+    p.add_argument("--port", type=int, default=8080, help="nginx's port")
+    p.add_argument("--var-dir", type=Path, default=Path("var/bench"))
+    p.add_argument("--fresh", action="store_true", help="delete var-dir first (new database)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = [int(x.replace("_", "")) for x in args.n.split(",") if x.strip()]
+    biggest = max(sizes)
+    raise_fd_limit(max(65536, 3 * biggest + 4096))  # inherited by the stack's processes
+    if args.fresh and args.var_dir.exists():
+        shutil.rmtree(args.var_dir)
+    secret_key = os.environ.get("TAC_SECRET_KEY") or "bench-" + os.urandom(16).hex()
+    stack = BenchStack(
+        args.var_dir / "stack",
+        args.instances,
+        args.port,
+        own_redis=True,
+        settings={
+            "TAC_SECRET_KEY": secret_key,
+            "TAC_REDIS_PREFIX": "bench",
+            # A bench sender posts far faster than a person; the limit is not under test.
+            "TAC_RATE_LIMIT_MESSAGES": "1000000",
+        },
+    )
+    BenchStack.worker_connections = max(20000, 2 * biggest + 2048)
+    rows: list[Row] = []
+    plan_text = (
+        f"S={args.senders} senders x M={args.messages} messages at R={args.rate:g}/s into one "
+        f"room; {args.workers} Python client processes (asyncio + uvloop, websockets), "
+        f"permessage-deflate {'off' if args.no_deflate else 'offered'}; "
+        f"{args.instances} instances behind nginx on 127.0.0.1:{args.port}"
+    )
+    try:
+        stack.start()
+        t = time.time()
+        users = ensure_users(str(stack.mongo_url), Settings().mongo_db, biggest)
+        print(f"bench: {len(users):,} users ready in {time.time() - t:.1f}s", file=sys.stderr)
+        for n in sizes:
+            plan = Plan(
+                n=n,
+                senders=min(args.senders, n),
+                messages=args.messages,
+                rate=args.rate,
+                workers=args.workers,
+                connect_rate=args.connect_rate,
+                deflate=not args.no_deflate,
+                drain_seconds=args.drain,
+                settle_seconds=args.settle,
+            )
+            print(f"bench: N={n:,} ...", file=sys.stderr)
+            row = run_once(stack, plan, users, secret_key)
+            print("bench: " + format_row(row), file=sys.stderr)
+            rows.append(row)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+    finally:
+        stack.stop()
+        if rows:
+            print_table(rows, plan_text)
+    return 0 if rows and all(r.received == r.expected for r in rows) else 1
