@@ -129,9 +129,12 @@ def stored_seqs(stack: Stack, slug: str) -> tuple[int, list[int]]:
 
 
 class Listener:
-    """A page on a room's socket that behaves like htmx's ws extension: it reconnects
-    after 1006/1011/1012/1013 or a failed handshake, never after a clean 1000/1001, and
-    says the last seq it holds on every (re)connect."""
+    """A room page on its socket, as htmx's ws extension and tac.js make it behave: it
+    reconnects after 1006/1011/1012/1013 or a failed handshake, never after a clean
+    1000/1001, and on every (re)connect says the highest seq it shows (tac.js keeps the
+    messages sorted by seq, so that is the last one on the page).
+
+    `seqs` is every seq received, in arrival order, duplicates included."""
 
     def __init__(self, person: Person, slug: str, since: int = 0) -> None:
         self.person = person
@@ -148,7 +151,17 @@ class Listener:
 
     @property
     def last(self) -> int:
-        return self.seqs[-1] if self.seqs else self.since
+        return max(self.seqs, default=self.since)
+
+    @property
+    def shown(self) -> list[int]:
+        """What the page shows: the messages received, sorted by seq (tac.js keepOrder)."""
+        return sorted(self.seqs)
+
+    @property
+    def out_of_order(self) -> int:
+        """Messages that arrived after one with a higher seq (the page reorders them)."""
+        return sum(1 for i, seq in enumerate(self.seqs) if seq < max(self.seqs[:i], default=0))
 
     def start(self) -> Listener:
         self.task = asyncio.create_task(self._run())
