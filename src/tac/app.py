@@ -120,14 +120,20 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
     """Presence and rate limits live in Redis when there is one, so instances share them."""
     store: PresenceStore
     limiter: RateLimiter
+    login_limiter: RateLimiter
     limit, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
+    logins, login_window = settings.login_attempts_max, settings.login_window_seconds
     if settings.redis_url:
         client = redis_client(settings.redis_url, settings.redis_cluster)
         store = RedisPresenceStore(client, settings.redis_prefix)
         limiter = RedisRateLimiter(client, settings.redis_prefix, limit, window)
+        login_limiter = RedisRateLimiter(
+            client, f"{settings.redis_prefix}:login", logins, login_window
+        )
     else:
         store = LocalPresenceStore()
         limiter = LocalRateLimiter(limit, window)
+        login_limiter = LocalRateLimiter(logins, login_window)
     presence = Presence(
         store,
         bus,
@@ -135,7 +141,13 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
         settings.presence_ttl_seconds,
         settings.presence_heartbeat_seconds,
     )
-    return Chat(settings=settings, bus=bus, rate_limiter=limiter, presence=presence)
+    return Chat(
+        settings=settings,
+        bus=bus,
+        rate_limiter=limiter,
+        presence=presence,
+        login_limiter=login_limiter,
+    )
 
 
 async def stop_runtime(runtime: Runtime) -> None:

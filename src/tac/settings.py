@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     """At most this many missed messages are replayed on reconnect."""
     rate_limit_messages: int = 20
     rate_limit_window_seconds: float = 10.0
+    login_attempts_max: int = 10
+    """Sign-in attempts per username per login_window_seconds (HTML form and API tokens)."""
+    login_window_seconds: float = 300.0
     username_min_chars: int = 3
     username_max_chars: int = 32
     password_min_chars: int = 8

@@ -107,3 +107,20 @@ async def test_sign_in_redirects_only_to_local_pages(person_factory: Any, base_u
     )
     assert response.headers["location"] == "/"
     await again.close()
+
+
+async def test_guessing_passwords_is_slowed_down(person_factory: Any, base_url: str) -> None:
+    owner: Person = await person_factory()
+    guesser = Person(base_url)
+    statuses = [(await guesser.login(owner.username, f"guess {i}")).status_code for i in range(10)]
+    assert statuses == [401] * 10
+    blocked = await guesser.login(owner.username, "correct horse")  # even the right one, for now
+    assert blocked.status_code == 429
+    assert "Too many sign-in attempts" in blocked.text
+    api = await guesser.http.post(
+        "/api/v1/tokens", json={"username": owner.username, "password": "correct horse"}
+    )
+    assert api.status_code == 429
+    assert api.json()["error"]["code"] == "rate_limited"
+    assert int(api.headers["Retry-After"]) > 0
+    await guesser.close()

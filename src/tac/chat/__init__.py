@@ -20,3 +20,5 @@ class Chat:
     bus: Bus
     rate_limiter: RateLimiter
     presence: Presence
+    login_limiter: RateLimiter
+    """Counts sign-in attempts per username, so passwords cannot be guessed at speed."""

@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
-from tac.chat.errors import Conflict, Invalid, NotFound, Unauthenticated
+from tac.chat.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
 from tac.models import User
 
 USERNAME_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -65,9 +65,16 @@ async def register(chat: Chat, username: str, password: str, display_name: str =
     return user
 
 
-async def authenticate(username: str, password: str) -> User:
+async def authenticate(chat: Chat, username: str, password: str) -> User:
     """The user with these credentials; one error for unknown user and wrong password."""
-    user = await User.find_one(User.username_key == username.strip().lower())
+    key = username.strip().lower()
+    wait = await chat.login_limiter.retry_after(key)
+    if wait > 0:
+        raise RateLimited(
+            f"Too many sign-in attempts for this username: try again in {wait:.0f} s.",
+            retry_after=wait,
+        )
+    user = await User.find_one(User.username_key == key)
     stored = user.password_hash if user else _DUMMY_HASH
     try:
         await asyncio.to_thread(_hasher.verify, stored, password)

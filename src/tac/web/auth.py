@@ -26,6 +26,7 @@ from tac.chat.errors import ChatError, NotFound
 from tac.chat.rooms import ensure_general, join_room
 from tac.models import User
 from tac.web import chat
+from tac.web.errors import STATUS
 
 bp = Blueprint("auth", __name__)
 
@@ -130,13 +131,15 @@ async def login() -> ResponseReturnValue:
     form = await request.form
     if request.method == "POST":
         try:
-            user = await accounts.authenticate(form.get("username", ""), form.get("password", ""))
+            user = await accounts.authenticate(
+                chat(), form.get("username", ""), form.get("password", "")
+            )
         except ChatError as e:
             error = e
         else:
             _sign_in(user)
             return redirect(_safe_next(request.args.get("next")))
-    status = 200 if error is None else 401
+    status = 200 if error is None else STATUS.get(error.code, 400)
     return await render_template("pages/login.html", error=error, form=form), status
 
 

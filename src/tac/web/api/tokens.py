@@ -16,13 +16,13 @@ from tac.web.api.schemas import TokenCreate, TokenCreated, TokenList, TokenOut
 @open_route
 @validate_request(TokenCreate)
 @validate_response(TokenCreated, 201)
-@errors(400, 401, 409, 422)
+@errors(400, 401, 409, 422, 429)
 async def create_token(data: TokenCreate) -> tuple[TokenCreated, int]:
     """Issue a bearer token for a username and password.
 
     The token is in the answer this once; only its hash is kept.
     """
-    user = await accounts.authenticate(data.username, data.password)
+    user = await accounts.authenticate(chat(), data.username, data.password)
     token, secret = await token_cases.issue_token(chat(), user, data.name)
     return TokenCreated(**TokenOut.of(token).model_dump(), token=secret), 201
 
