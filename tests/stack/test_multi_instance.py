@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from tests.stack.conftest import (
     Listener,
     join,
     make_room,
+    need_programs,
     seqs_in,
     stored_seqs,
     wait_until_all_hold,
@@ -230,6 +235,41 @@ def test_stack_stops_exactly_what_it_started(tmp_path: Path) -> None:
         assert sorted(stack.running()) == ["app1", "mongo"]
         stack.start_instance(1)
         assert sorted(stack.running()) == ["app1", "app2", "mongo"]
+        # A pid file whose process is no longer ours (the pid was reused) is not obeyed.
+        stranger = subprocess.Popen(["sleep", "30"])
+        cleanup.callback(stranger.kill)
+        stack.pid_file("app9").write_text(f"{stranger.pid}\n")
         assert sorted(stack.stop()) == ["app1", "app2", "mongo"]
+        assert stranger.poll() is None, "stop() signalled a process it did not start"
         assert stack.running() == []
         assert list(tmp_path.glob("stack/*.pid")) == []
+
+
+def test_command_line_up_status_down(tmp_path: Path) -> None:
+    from tac.embedded import free_port
+
+    need_programs()
+    port = free_port()
+    command = [sys.executable, "ops/stack.py", "--var-dir", str(tmp_path / "stack")]
+    env = {k: v for k, v in os.environ.items() if k != "TAC_MONGO_URL"}
+    env["TAC_REDIS_PREFIX"] = f"tac-cli-{port}"
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [*command, *args], cwd=root, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        up = run("up", "--instances", "1", "--port", str(port))
+        assert f"Tac on http://127.0.0.1:{port}" in up
+        status = run("status")
+        assert re.search(r"running: app1, mongo, nginx(, redis)?$", status, re.M), status
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        down = run("down")
+    assert re.fullmatch(r"stopped nginx, app1(, redis)?, mongo", down.strip()), down
+    assert run("status").strip() == "nothing is running"
