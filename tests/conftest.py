@@ -22,6 +22,8 @@ from tac.embedded import EmbeddedMongo, free_port
 from tac.settings import Settings
 from tests.redis_cluster import redis_cluster_url  # noqa: F401 - a session fixture
 
+pytest_plugins = ["tests.browser"]  # the `browser` fixture
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
