@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ops.stack import Stack
@@ -207,6 +208,12 @@ async def test_after_redis_outage_everyone_holds_every_message_once_in_order(
         stack, people, stack.instance_urls, restart if outage == "restart-redis" else cut
     )
     assert_everyone_holds_everything_once_in_order(listeners, stored)
+    # The outage was real: each instance's bus lost its connection and got it back.
+    for url in stack.instance_urls:
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"{url}/metrics")).text
+        found = re.search(r"^tac_bus_reconnects_total (\S+)$", metrics, re.M)
+        assert found is not None and float(found.group(1)) >= 1, url
 
 
 async def test_instance_stopped_clients_reconnect_through_nginx_with_full_history(
