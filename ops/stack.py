@@ -209,7 +209,9 @@ class Stack:
                 "stop it first (make stack-down)."
             )
         if self.with_nginx and not port_is_free(self.port):
-            raise StackError(f"port {self.port} is taken; choose another (make stack PORT=...)")
+            raise StackError(
+                f"port {self.port} is taken: choose another (make stack STACK_PORT=...)"
+            )
         try:
             self._start_mongo()
             self._start_redis()
@@ -246,7 +248,7 @@ class Stack:
         return [
             p.stem
             for p in sorted(self.var_dir.glob("*.pid"))
-            if (pid := self._read_pid(p.stem)) and process_matches(pid, self._marker(p.stem))
+            if self._is_ours(p.stem, self._read_pid(p.stem))
         ]
 
     def __enter__(self) -> Stack:
@@ -432,8 +434,10 @@ class Stack:
             f"{name} not ready after {self.ready_timeout} s; see {self.log_file(name)}"
         )
 
-    def _marker(self, name: str) -> str:
-        return MARKERS[re.sub(r"\d+$", "", name)]
+    def _is_ours(self, name: str, pid: int | None) -> bool:
+        """A live process of a kind we start, still running the program we started."""
+        marker = MARKERS.get(re.sub(r"\d+$", "", name))
+        return pid is not None and marker is not None and process_matches(pid, marker)
 
     def _read_pid(self, name: str) -> int | None:
         try:
@@ -443,7 +447,7 @@ class Stack:
 
     def _signal(self, name: str, sig: signal.Signals) -> None:
         pid = self._read_pid(name)
-        if pid is None or not process_matches(pid, self._marker(name)):
+        if pid is None or not self._is_ours(name, pid):
             return
         with contextlib.suppress(ProcessLookupError):
             if sig == signal.SIGKILL and os.getpgid(pid) == pid:
@@ -456,13 +460,13 @@ class Stack:
         Returns whether a live process was stopped."""
         pid = self._read_pid(name)
         process = self.children.pop(name, None)
-        alive = pid is not None and process_matches(pid, self._marker(name))
+        alive = self._is_ours(name, pid)
         if alive and pid is not None:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if process is not None and process.poll() is not None:
                     break
-                if process is None and not process_matches(pid, self._marker(name)):
+                if process is None and not self._is_ours(name, pid):
                     break
                 time.sleep(0.05)
             else:
