@@ -79,9 +79,10 @@ async def messages_between(room_id: PydanticObjectId | None, low: int, high: int
     """Messages with low <= seq <= high, oldest first: a range on the (room, seq) index."""
     if high < low:
         return []
-    found = await Message.find(
-        Message.room == room_id, Message.seq >= low, Message.seq <= high
-    ).to_list()
+    # One range on seq, not Beanie's {"$and": [..., {seq >= low}, {seq <= high}]}: the
+    # embedded server walks the index for the first and scans for the second (measured:
+    # 5 ms against 350 ms for a page of 50 in a room of 10,000; ops/bench/history.py).
+    found = await Message.find({"room": room_id, "seq": {"$gte": low, "$lte": high}}).to_list()
     return sorted(found, key=lambda m: m.seq)
 
 
