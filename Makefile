@@ -44,6 +44,34 @@ stack: $(STAMP) system-deps
 stack-down:
 	$(BIN)/python ops/stack.py down
 
+# Benchmarks (ops/bench/, BENCHMARKS.md), each against a stack of its own, bounded in time.
+# `make bench N=2000` (or N=500,1000,2000 for one table), S senders x M messages at R/s.
+# `make load` runs Locust (ops/locustfile.py): SCENARIO=mix|original, RUN_TIME, USERS.
+BENCH_STAMP := $(VENV)/.bench-$(shell cksum pyproject.toml | cut -d' ' -f1)
+BENCH_N = $(if $(filter command line environment,$(origin N)),$(N),2000)
+S ?= 10
+M ?= 30
+R ?= 10
+BENCH_PORT ?= 8080
+BENCH_ARGS ?=
+SCENARIO ?= mix
+RUN_TIME ?= 60s
+USERS ?= 50
+LOAD_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-*
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) system-deps
+	$(BIN)/python -m ops.bench --n $(BENCH_N) --senders $(S) --messages $(M) --rate $(R) \
+		--port $(BENCH_PORT) $(BENCH_ARGS)
+
+load: $(BENCH_STAMP) system-deps
+	$(BIN)/python -m ops.bench.load --scenario $(SCENARIO) --run-time $(RUN_TIME) \
+		--port $(BENCH_PORT) --users $(USERS) --spawn-rate 10 $(LOAD_ARGS)
+
 # Re-vendor the pinned htmx files from npm (versions in package.json).
 vendor:
 	npm install --no-save --no-package-lock

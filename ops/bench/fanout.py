@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.bench.client import bin_value, raise_fd_limit, worker_main
+from ops.bench.pageweight import page_weight, summary
 from ops.bench.seed import create_room, ensure_users, session_cookies
 from ops.stack import Stack, port_is_free
 from tac.settings import Settings
@@ -128,6 +129,7 @@ class Plan:
 
 @dataclass
 class Row:
+    room: str
     n: int
     held: int
     connect_rate: float
@@ -209,7 +211,7 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
         pipes.append(ours)
         procs.append(proc)
     try:
-        return _measure(stack, plan, pipes, app_pids, rss_idle, notes)
+        return _measure(stack, plan, slug, pipes, app_pids, rss_idle, notes)
     finally:
         for pipe in pipes:
             with contextlib.suppress(OSError, BrokenPipeError):
@@ -234,6 +236,7 @@ def _receive(pipe: Pipe, kind: str, timeout: float) -> dict[str, Any]:
 def _measure(
     stack: BenchStack,
     plan: Plan,
+    slug: str,
     pipes: list[Pipe],
     app_pids: list[int],
     rss_idle: list[int],
@@ -298,6 +301,7 @@ def _measure(
     notes.append(f"sockets per instance {per_instance}")
     conns = max(1, sum(per_instance))
     return Row(
+        room=slug,
         n=plan.n,
         held=held,
         connect_rate=clients / connect_seconds if connect_seconds else 0.0,
@@ -389,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     BenchStack.worker_connections = max(20000, 2 * biggest + 2048)
     rows: list[Row] = []
+    weight = ""
     plan_text = (
         f"S={args.senders} senders x M={args.messages} messages at R={args.rate:g}/s into one "
         f"room; {args.workers} Python client processes (asyncio + uvloop, websockets), "
@@ -416,10 +421,15 @@ def main(argv: list[str] | None = None) -> int:
             row = run_once(stack, plan, users, secret_key)
             print("bench: " + format_row(row), file=sys.stderr)
             rows.append(row)
+            if not weight:  # a room with a full first page of messages
+                [cookie] = session_cookies(secret_key, users[:1])
+                weight = summary(page_weight(f"{stack.url}/rooms/{row.room}", cookie))
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
     finally:
         stack.stop()
         if rows:
             print_table(rows, plan_text)
+        if weight:
+            print(weight)
     return 0 if rows and all(r.received == r.expected for r in rows) else 1
