@@ -3,35 +3,54 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from typing import Any
 
+import httpx
 import websockets
 
-from tac.app import close_sockets_for_restart, create_app
 from tac.embedded import free_port
 from tac.settings import Settings
-from tests.conftest import Person, hello, start_server
+from tests.conftest import Person, hello
 
 
 async def test_stopping_an_instance_closes_sockets_with_1012(settings: Settings, app: Any) -> None:
-    mine = settings.model_copy(update={"port": free_port(), "instance_id": "leaving"})
-    second = create_app(mine)
-    stop, task = await start_server(second, mine)
-    person = Person(f"http://{mine.host}:{mine.port}")
-    await person.register()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TAC_MONGO_URL": str(settings.mongo_url),
+        "TAC_MONGO_DB": settings.mongo_db,
+        "TAC_SECRET_KEY": "test-secret",
+        "TAC_PORT": str(port),
+        "TAC_VAR_DIR": str(settings.var_dir / "leaving"),
+    }
+    process = subprocess.Popen([sys.executable, "-m", "tac.cli", "run"], env=env)
+    person = Person(f"http://127.0.0.1:{port}")
     try:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    if (await person.http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        await person.register()
         async with person.connect("general") as ws:
             await hello(ws, 10**9)
             await asyncio.sleep(0.2)
-            await close_sockets_for_restart(second)
-            stop.set()
+            process.send_signal(signal.SIGTERM)
             try:
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(10):
                     while True:
                         await ws.recv()
             except websockets.ConnectionClosed as closed:
                 assert closed.rcvd is not None and closed.rcvd.code == 1012
+        assert await asyncio.to_thread(process.wait, 15) == 0
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
+        if process.poll() is None:
+            process.kill()
         await person.close()

@@ -5,8 +5,13 @@ Both expire by themselves, so a crashed instance leaves nothing behind for long.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 class RedisPresenceStore:
@@ -50,10 +55,15 @@ class RedisRateLimiter:
     async def retry_after(self, key: str) -> float:
         window_start = int(time.time() // self.window)
         redis_key = f"{self.prefix}:rate:{{{key}}}:{window_start}"
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, int(self.window) + 1)
-            count, _ = await pipe.execute()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, int(self.window) + 1)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as e:
+            # Fail open: while Redis is away people can still talk; limits resume with it.
+            log.warning("rate limit: Redis unreachable (%s); allowing %s", e, key)
+            return 0.0
         if int(count) > self.limit:
             return (window_start + 1) * self.window - time.time()
         return 0.0

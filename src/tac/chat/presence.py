@@ -82,20 +82,32 @@ class Presence:
         return {m.split("/", 1)[0] for m in marks}
 
     async def arrive(self, room: str, user: str) -> None:
+        """Best effort: with the store away, the next heartbeat marks the user again."""
         self._local[room, user] += 1
-        if self._local[room, user] == 1:
+        if self._local[room, user] > 1:
+            return
+        try:
             was_online = user in await self.online(room)
             await self.store.mark(room, self._member(user), time.time() + self.ttl)
-            if not was_online:
-                await self.bus.publish(Event(PRESENCE, room, user=user))
+        except Exception as e:
+            log.warning("presence: marking %s in %s failed (%s)", user, room, e)
+            return
+        if not was_online:
+            await self.bus.publish(Event(PRESENCE, room, user=user))
 
     async def leave(self, room: str, user: str) -> None:
+        """Best effort: a mark left behind expires within the TTL."""
         self._local[room, user] -= 1
         if self._local[room, user] > 0:
             return
         del self._local[room, user]
-        await self.store.unmark(room, self._member(user))
-        if user not in await self.online(room):
+        try:
+            await self.store.unmark(room, self._member(user))
+            still_online = user in await self.online(room)
+        except Exception as e:
+            log.warning("presence: unmarking %s in %s failed (%s)", user, room, e)
+            return
+        if not still_online:
             await self.bus.publish(Event(PRESENCE, room, user=user))
 
     # -- heartbeat ------------------------------------------------------------------------

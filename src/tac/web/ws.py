@@ -7,8 +7,8 @@ HEADERS object). The first one says which seq the page holds: {"hello": true, "l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,10 +18,12 @@ from tac.chat import messages, rooms
 from tac.chat.errors import ChatError
 from tac.hub import Connection
 from tac.models import Message, Room, User
-from tac.web import chat, hub, settings
+from tac.web import chat, settings
 from tac.web.auth import current_user
+from tac.web.live import attached, run_until_closed
 
 bp = Blueprint("ws", __name__)
+log = logging.getLogger(__name__)
 
 
 def same_origin() -> bool:
@@ -61,25 +63,9 @@ async def room_socket(slug: str) -> None:
         abort(404)
     await websocket.accept()
     conn = Connection(str(user.id), "html", settings().ws_send_queue_max)
-    await hub().attach(conn, str(room.id))
-    await chat().presence.arrive(str(room.id), conn.user)
-    tasks: list[asyncio.Task[Any]] = []
-    try:
+    async with attached(conn, [str(room.id)]):
         first = await _hello(conn, room)
-        tasks = [
-            asyncio.create_task(_write(conn)),
-            asyncio.create_task(_read(conn, user, room, first)),
-            asyncio.create_task(conn.closing.wait()),
-        ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await hub().detach(conn)
-        await chat().presence.leave(str(room.id), conn.user)
-    if conn.close_code != 1000:
-        with contextlib.suppress(Exception):
-            await websocket.close(conn.close_code)
+        await run_until_closed(conn, _read(conn, user, room, first))
 
 
 async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
@@ -105,11 +91,6 @@ async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
     return None
 
 
-async def _write(conn: Connection) -> None:
-    async for frame in conn.frames():
-        await websocket.send(frame)
-
-
 async def _read(conn: Connection, user: User, room: Room, first: dict[str, Any] | None) -> None:
     if first is not None:
         await _handle(conn, user, room, first)
@@ -125,5 +106,9 @@ async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any
         await messages.post_message(chat(), user, room, body)
     except ChatError as e:
         conn.push(("", 0, await composer_state(room, e, body)))
+    except Exception:  # MongoDB away, say: the draft stays, the socket too
+        log.exception("posting to %s failed", room.slug)
+        unsent = ChatError("Not sent: the server could not store it. Try again.")
+        conn.push(("", 0, await composer_state(room, unsent, body)))
     else:
         conn.push(("", 0, await composer_state(room, None)))

@@ -14,10 +14,7 @@ are streamed after the next reconnect. What the client sends is ignored.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from typing import Any
 
 from quart import websocket
 
@@ -26,11 +23,12 @@ from tac.chat.errors import Invalid
 from tac.chat.events import POSTED
 from tac.hub import Connection
 from tac.models import Message, Room, User
-from tac.web import chat, hub, settings
+from tac.web import chat, settings
 from tac.web.api import bp
 from tac.web.api.auth import bearer_secret, user_for_bearer
 from tac.web.api.schemas import SEQ_MAX
 from tac.web.fragments import message_json
+from tac.web.live import attached, run_until_closed
 
 
 def parse_since(text: str) -> dict[str, int]:
@@ -64,31 +62,10 @@ async def stream() -> None:
     since = parse_since(websocket.args.get("since", ""))
     await websocket.accept()
     conn = Connection(str(user.id), "json", settings().ws_send_queue_max)
-    tasks: list[asyncio.Task[Any]] = []
-    here: list[str] = []
-    try:
-        joined = await rooms.rooms_of(user)
-        for room in joined:  # subscribe first: nothing published after the catch-up read is lost
-            await hub().attach(conn, str(room.id))
-        for room in joined:  # a bot on its stream is online, like a person with the room open
-            await chat().presence.arrive(str(room.id), conn.user)
-            here.append(str(room.id))
+    joined = await rooms.rooms_of(user)
+    async with attached(conn, [str(room.id) for room in joined]):
         await _catch_up(conn, joined, since)
-        tasks = [
-            asyncio.create_task(_write(conn)),
-            asyncio.create_task(_drain()),
-            asyncio.create_task(conn.closing.wait()),
-        ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await hub().detach(conn)
-        for room_id in here:
-            await chat().presence.leave(room_id, conn.user)
-    if conn.close_code != 1000:
-        with contextlib.suppress(Exception):
-            await websocket.close(conn.close_code)
+        await run_until_closed(conn, _drain())
 
 
 async def _catch_up(conn: Connection, joined: list[Room], since: dict[str, int]) -> None:
@@ -105,11 +82,6 @@ async def _catch_up(conn: Connection, joined: list[Room], since: dict[str, int])
         conn.catchup[str(room.id)] = missed[-1].seq if missed else since[room.slug]
         for start in range(0, len(missed), batch):
             await websocket.send("\n".join(event_json(m) for m in missed[start : start + batch]))
-
-
-async def _write(conn: Connection) -> None:
-    async for frame in conn.frames():
-        await websocket.send(frame)
 
 
 async def _drain() -> None:
