@@ -107,9 +107,17 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
         return (await room_by_id(room)).last_seq
 
     async def load_presence(room: str) -> RoomPresence:
-        return await room_presence(chat.presence, await room_by_id(room))
+        found = await room_by_id(room)
+        return await room_presence(chat.presence, found, settings.presence_list_max)
 
-    hub = Hub(bus, make_renderer(app), room_top, load_presence, settings.gap_repair_seconds)
+    hub = Hub(
+        bus,
+        make_renderer(app),
+        room_top,
+        load_presence,
+        gap_repair_seconds=settings.gap_repair_seconds,
+        presence_debounce_seconds=settings.presence_debounce_seconds,
+    )
     await hub.start()
     await chat.presence.start()
     log.info("instance %s ready", settings.instance_id)

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     presence_ttl_seconds: float = 30.0
     """A user drops off this long after their instance stopped heartbeating."""
     presence_heartbeat_seconds: float = 10.0
+    presence_debounce_seconds: float = 0.5
+    """Changes of who is online in a room are pushed at most this often, as one update."""
+    presence_list_max: int = 100
+    """At most this many online people are listed by name beside a room."""
 
     # Shutdown
     shutdown_step_seconds: float = 3.0

@@ -16,10 +16,9 @@ def online_ids(frame: str) -> set[str]:
 
 
 async def user_id(person: Person) -> str:
-    page = (await person.http.get("/rooms/general")).text
-    found = re.search(r'data-user="([0-9a-f]+)"[^>]*>[^<]*<small>@' + person.username, page)
-    assert found
-    return found.group(1)
+    me = await person.http.get("/api/v1/users/me")  # the session works for the API too
+    assert me.status_code == 200, me.text
+    return str(me.json()["id"])
 
 
 async def test_members_list_shows_who_comes_online_and_goes(person_factory: Any) -> None:

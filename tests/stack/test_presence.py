@@ -35,10 +35,9 @@ def online_in_last_members_list(text: str) -> set[str]:
 
 
 async def user_id(person: Person) -> str:
-    page = (await person.http.get("/rooms/general")).text
-    found = re.search(r'data-user="([0-9a-f]+)"[^>]*>[^<]*<small>@' + person.username, page)
-    assert found, "the person is not in the members list"
-    return found.group(1)
+    me = await person.http.get("/api/v1/users/me")  # the session works for the API too
+    assert me.status_code == 200, me.text
+    return str(me.json()["id"])
 
 
 async def wait_until(ws: Any, seen: list[str], predicate: Any, seconds: float) -> None:

@@ -16,9 +16,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from beanie import PydanticObjectId
+
 from tac.chat.events import PRESENCE, Event
-from tac.chat.rooms import members
-from tac.models import Room, User
+from tac.models import Membership, Room, User
 
 if TYPE_CHECKING:
     from tac.bus import Bus
@@ -144,10 +145,16 @@ class Presence:
 @dataclass(frozen=True, slots=True)
 class RoomPresence:
     room: Room
-    members: list[User]
+    member_count: int
     online: set[str]
     """Ids (as str) of the users online now."""
+    shown: list[User]
+    """Some of them, at most presence_list_max, by name: a room of 20,000 lists no 20,000."""
 
 
-async def room_presence(presence: Presence, room: Room) -> RoomPresence:
-    return RoomPresence(room, await members(room), await presence.online(str(room.id)))
+async def room_presence(presence: Presence, room: Room, list_max: int) -> RoomPresence:
+    online = await presence.online(str(room.id))
+    ids = [PydanticObjectId(i) for i in sorted(online)[:list_max]]
+    shown = await User.find({"_id": {"$in": ids}}).sort(User.username_key).to_list()
+    count = await Membership.find(Membership.room == room.id).count()
+    return RoomPresence(room, count, online, shown)

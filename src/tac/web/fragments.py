@@ -67,7 +67,7 @@ def make_renderer(app: Quart) -> Render:
                 return _json(
                     {"type": event.kind, "room": event.room, "online": sorted(payload.online)}
                 )
-            return members.render(members=payload.members, online=payload.online, oob=True)
+            return members.render(presence=payload, oob=True)
         if fmt == "json":
             return _json(
                 {

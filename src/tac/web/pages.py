@@ -6,6 +6,7 @@ from quart import Blueprint, ResponseReturnValue, redirect, render_template, req
 
 from tac.chat import messages, rooms
 from tac.chat.errors import ChatError
+from tac.chat.presence import room_presence
 from tac.models import Room, User
 from tac.web import chat, settings
 from tac.web.auth import current_user, login_required
@@ -36,8 +37,7 @@ async def render_room(
         messages=page,
         first_seq=page[0].seq if page else room.last_seq + 1,
         last_seq=room.last_seq,
-        members=await rooms.members(room),
-        online=await chat().presence.online(str(room.id)),
+        presence=await room_presence(chat().presence, room, settings().presence_list_max),
         is_member=await rooms.membership_of(user, room) is not None,
         my_rooms=await rooms.rooms_of(user),
         error=error,
