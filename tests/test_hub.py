@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from tac.hub import Connection
+import pytest
+from beanie import PydanticObjectId
+
+from tac.bus.local import LocalBus
+from tac.chat.events import POSTED, Event
+from tac.hub import Connection, Hub
+from tac.models import Message
 
 
 async def test_a_full_queue_closes_the_slow_socket_with_1013() -> None:
@@ -94,3 +100,62 @@ async def test_sockets_arriving_together_in_a_new_room_all_get_its_messages(app:
     frames = [await asyncio.wait_for(anext(c.frames()), 2) for c in conns]
     await hub.stop()
     assert frames == ["<m1/>"] * 5
+
+
+async def _hub_with_messages(count: int, gap_seconds: float) -> tuple[Hub, LocalBus, list[Message]]:
+    from tac.chat.messages import latest
+    from tests.chat.test_messages import room_with_messages
+
+    room = await room_with_messages(count)
+
+    async def top(room_id: str) -> int:
+        return 0
+
+    async def no_presence(room_id: str) -> None:
+        return None
+
+    bus = LocalBus()
+    hub = Hub(bus, lambda e, p, f: f"<m{e.seq}/>", top, no_presence, gap_repair_seconds=gap_seconds)
+    await hub.start()
+    return hub, bus, await latest(room, count)
+
+
+async def _publish(bus: LocalBus, *messages: Message) -> None:
+    for m in messages:
+        await bus.publish(Event(POSTED, str(m.room), m.seq, str(m.id)))
+
+
+async def test_a_lost_message_is_read_back_and_delivered_after_the_gap_delay(app: object) -> None:
+    hub, bus, messages = await _hub_with_messages(3, gap_seconds=0.05)
+    conn = Connection("u", "html", limit=10)
+    await hub.attach(conn, str(messages[0].room))
+    await _publish(bus, messages[0], messages[2])  # the bus lost seq 2
+    frames = conn.frames()
+    got = await asyncio.wait_for(anext(frames), 2)
+    if "<m2/>" not in got:
+        got += await asyncio.wait_for(anext(frames), 2)
+    await hub.stop()
+    assert got == "<m1/><m3/><m2/>"
+
+
+async def test_a_gap_that_fills_by_itself_costs_no_read(
+    app: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tac.hub
+
+    reads: list[tuple[int, int]] = []
+    real = tac.hub.messages_between
+
+    async def counting(room: PydanticObjectId | None, low: int, high: int) -> list[Message]:
+        reads.append((low, high))
+        return await real(room, low, high)
+
+    monkeypatch.setattr(tac.hub, "messages_between", counting)
+    hub, bus, messages = await _hub_with_messages(3, gap_seconds=0.05)
+    conn = Connection("u", "html", limit=10)
+    await hub.attach(conn, str(messages[0].room))
+    await _publish(bus, messages[0], messages[2], messages[1])  # out of order, none lost
+    await asyncio.sleep(0.2)
+    await hub.stop()
+    assert reads == []
+    assert [seq for _, seq, _ in conn.pending] == [1, 3, 2]
