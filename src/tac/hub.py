@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,18 +115,21 @@ class Hub:
         room_top: Callable[[str], Awaitable[int]],
         load_presence: LoadPresence,
         gap_repair_seconds: float,
+        presence_debounce_seconds: float = 0.0,
     ) -> None:
         self.bus = bus
         self.render = render
         self.room_top = room_top
         self.load_presence = load_presence
         self.gap_repair_seconds = gap_repair_seconds
+        self.presence_debounce_seconds = presence_debounce_seconds
+        self._presence_due: set[str] = set()
         self.rooms: dict[str, RoomState] = {}
         self.connections: set[Connection] = set()
         self._inbox: list[Event] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._repairs: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._joining = asyncio.Lock()
         """Held while this instance subscribes to a room or unsubscribes from it."""
 
@@ -136,7 +139,7 @@ class Hub:
         self._task = asyncio.create_task(self._run(), name="hub")
 
     async def stop(self) -> None:
-        for task in [self._task, *self._repairs]:
+        for task in [self._task, *self._tasks]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -208,10 +211,12 @@ class Hub:
     async def _dispatch(self, events: list[Event]) -> None:
         ids = [e.message_id for e in events if e.message_id and e.room in self.rooms]
         messages = await messages_by_ids(ids) if ids else {}
-        presence: dict[str, Any] = {}
         for event in events:
             state = self.rooms.get(event.room)
             if state is None:
+                continue
+            if event.kind == PRESENCE:
+                self._presence_soon(event.room)
                 continue
             if event.kind == POSTED:
                 if not state.first_time(event.seq):
@@ -221,15 +226,28 @@ class Hub:
                         event.room, self.gap_repair_seconds, state.top + 1, event.seq - 1
                     )
                 state.top = max(state.top, event.seq)
-            if event.kind == PRESENCE:
-                if event.room not in presence:  # one look per room per batch
-                    presence[event.room] = await self.load_presence(event.room)
-                payload = presence[event.room]
-            else:
-                payload = messages.get(event.message_id)
-                if payload is None:
-                    continue
-            self._fan_out(state, event, payload)
+            payload = messages.get(event.message_id)
+            if payload is not None:
+                self._fan_out(state, event, payload)
+
+    def _presence_soon(self, room: str) -> None:
+        """People arriving together (a reconnect wave) cost one presence update, not one each."""
+        if room not in self._presence_due:
+            self._presence_due.add(room)
+            self._spawn(self._push_presence(room), f"presence:{room}")
+
+    async def _push_presence(self, room: str) -> None:
+        await asyncio.sleep(self.presence_debounce_seconds)
+        self._presence_due.discard(room)
+        state = self.rooms.get(room)
+        if state is None:
+            return
+        try:
+            payload = await self.load_presence(room)
+        except Exception:
+            log.exception("hub: reading presence of room %s failed", room)
+            return
+        self._fan_out(state, Event(PRESENCE, room), payload)
 
     def _fan_out(self, state: RoomState, event: Event, payload: Any) -> None:
         seq = event.seq if event.kind == POSTED else 0
@@ -250,9 +268,13 @@ class Hub:
         """After `delay`, deliver what is still missing of seqs low..high (None: the room's
         newest). Posts from several instances often arrive a little out of order: most
         gaps fill by themselves before the delay is over, and cost no read at all."""
-        task = asyncio.create_task(self._repair(room, delay, low, high), name=f"repair:{room}")
-        self._repairs.add(task)
-        task.add_done_callback(self._repairs.discard)
+        self._spawn(self._repair(room, delay, low, high), f"repair:{room}")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """A short task the hub owns: stop() cancels whatever is still running."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _repair(self, room: str, delay: float, low: int, high: int | None) -> None:
         await asyncio.sleep(delay)
