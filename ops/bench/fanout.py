@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -113,6 +114,20 @@ class BenchStack(Stack):
         return out
 
 
+def profile(pid: int, plan: Plan) -> subprocess.Popen[bytes]:
+    """py-spy (from the bench extra) on one instance for the posting phase."""
+    assert plan.profile is not None
+    plan.profile.mkdir(parents=True, exist_ok=True)
+    seconds = int(plan.senders * plan.messages / plan.rate) + 1
+    out = plan.profile / f"n{plan.n}-pid{pid}.txt"  # collapsed stacks
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-o", str(out),
+         "--duration", str(seconds), "--rate", "200", "--nonblocking", "--format", "raw"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 # -- one run -------------------------------------------------------------------------------
 @dataclass
 class Plan:
@@ -125,6 +140,7 @@ class Plan:
     deflate: bool
     drain_seconds: float
     settle_seconds: float
+    profile: Path | None = None
 
 
 @dataclass
@@ -257,6 +273,7 @@ def _measure(
     per_instance = [open_sockets(u) for u in stack.instance_urls]
     rss_loaded = [rss_kb(p) for p in app_pids]
 
+    profilers = [profile(pid, plan) for pid in app_pids] if plan.profile else []
     cpu_before = stack.cpu_by_kind()
     start_at = time.time() + 0.5
     for pipe in pipes:
@@ -266,6 +283,10 @@ def _measure(
     done = [_receive(p, "done", deadline) for p in pipes]
     cpu_after = stack.cpu_by_kind()
     rss_after = [rss_kb(p) for p in app_pids]
+    for profiler in profilers:
+        profiler.wait(60)
+    if profilers:
+        notes.append(f"py-spy profiles in {plan.profile}")
 
     histogram: dict[int, int] = {}
     for d in done:
@@ -364,6 +385,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
     p.add_argument("--drain", type=float, default=15.0, help="s to wait after the last post")
     p.add_argument("--settle", type=float, default=60.0, help="most s to wait after connecting")
+    p.add_argument("--profile", type=Path, help="py-spy each instance; flame graphs here")
     p.add_argument("--instances", type=int, default=2)
     p.add_argument("--port", type=int, default=8080, help="nginx's port")
     p.add_argument("--var-dir", type=Path, default=Path("var/bench"))
@@ -416,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                 deflate=not args.no_deflate,
                 drain_seconds=args.drain,
                 settle_seconds=args.settle,
+                profile=args.profile,
             )
             print(f"bench: N={n:,} ...", file=sys.stderr)
             row = run_once(stack, plan, users, secret_key)
