@@ -161,16 +161,16 @@ async def receive_until(ws: Any, predicate: Any, seconds: float = 5.0) -> list[s
 
 
 async def quiet_for(ws: Any, seconds: float) -> list[str]:
-    """Message frames arriving within `seconds` (none, if the socket should stay quiet).
+    """Frames with messages arriving within `seconds` (none, if the socket should stay quiet).
 
-    Presence updates (the members list) come and go with sockets; they are left out.
+    Presence updates (the members list) and the sender's composer state are left out.
     """
     frames: list[str] = []
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             while True:
                 frame = await ws.recv()
-                if 'id="members"' not in frame or "<article" in frame:
+                if "<article" in frame:
                     frames.append(frame)
     return frames
 
