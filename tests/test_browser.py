@@ -47,3 +47,26 @@ async def test_an_over_long_message_shows_an_inline_error(
     await page.press("#composer-body", "Enter")
     await expect(page.locator("#composer-error")).to_contain_text("at most 4000 characters")
     await expect(page.locator("#composer-body")).to_have_value("z" * 4001)
+
+
+async def test_scrolling_up_loads_earlier_messages_down_to_the_first(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    from tac.chat.rooms import join_room
+    from tac.models import Room, User
+    from tests.chat.test_messages import room_with_messages
+
+    room = await room_with_messages(120)
+    page = await sign_up(browser, base_url, "Scroller")
+    user = await User.find_one(User.display_name == "Scroller", sort=[("_id", -1)])
+    assert user is not None
+    await join_room(user, await Room.get(room.id))  # type: ignore[arg-type]
+    await page.goto(f"{base_url}/rooms/{room.slug}")
+    articles = page.locator("#messages article")
+    await expect(articles).to_have_count(50)
+    for expected in (100, 120):
+        await page.locator("#messages").evaluate("el => window.scrollTo(0, 0)")
+        await expect(articles).to_have_count(expected, timeout=5000)
+    await expect(page.locator(".history-start")).to_be_visible()
+    seqs = await articles.evaluate_all("els => els.map(e => +e.dataset.seq)")
+    assert seqs == list(range(1, 121))

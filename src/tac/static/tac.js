@@ -53,7 +53,7 @@
     e.target.form.requestSubmit();
   });
 
-  document.addEventListener("DOMContentLoaded", function () {
-    if (document.getElementById("messages")) window.scrollTo(0, document.body.scrollHeight);
-  });
+  // Deferred scripts run before htmx starts on DOMContentLoaded: open at the newest
+  // message, so the history trigger at the top is not "revealed" by the first paint.
+  if (document.getElementById("messages")) window.scrollTo(0, document.body.scrollHeight);
 })();
