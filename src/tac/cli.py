@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import signal
+from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -27,6 +28,27 @@ def hypercorn_config(settings: Settings) -> Config:
     config.graceful_timeout = settings.graceful_timeout_seconds
     config.accesslog = None
     return config
+
+
+def refuse_ws_compression() -> None:
+    """Make Hypercorn decline permessage-deflate; it has no setting of its own for that.
+
+    Hypercorn accepts the extension whenever the client offers it, and browsers always do.
+    Then every socket keeps its own zlib stream and compresses every frame itself: the same
+    fragment is compressed once per socket, not once per room (TAC_WS_COMPRESSION).
+    """
+    from hypercorn.protocol import ws_stream
+
+    accept = ws_stream.Handshake.accept
+    if getattr(accept, "refuses_compression", False):
+        return
+
+    def accept_uncompressed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.extensions = None  # as if the client had offered none
+        return accept(self, *args, **kwargs)
+
+    accept_uncompressed.refuses_compression = True  # type: ignore[attr-defined]
+    ws_stream.Handshake.accept = accept_uncompressed  # type: ignore[method-assign]
 
 
 async def serve_app(settings: Settings) -> None:
@@ -53,7 +75,14 @@ def run(settings: Settings) -> None:
         log.info("embedded MongoDB-wire server on %s (data in %s)", embedded.url, embedded.data_dir)
     try:
         log.info("Tac on http://%s:%d", settings.host, settings.port)
-        asyncio.run(serve_app(settings))
+        if not settings.ws_compression:
+            refuse_ws_compression()
+        if settings.event_loop == "uvloop":
+            import uvloop
+
+            uvloop.run(serve_app(settings))
+        else:
+            asyncio.run(serve_app(settings))
     finally:
         if embedded is not None:
             embedded.stop()

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Hypercorn
     backlog: int = 4096
     graceful_timeout_seconds: float = 5.0
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    """`tac run`'s event loop: uvloop (less CPU per socket write) or Python's own asyncio."""
+    ws_compression: bool = False
+    """Accept permessage-deflate when a browser offers it. Off by default: it costs a zlib
+    stream per socket (about 250 KB of RAM) and a compression per socket per frame."""
 
     # API
     api_registration_open: bool = True
