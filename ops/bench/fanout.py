@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing as mp
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -128,6 +131,57 @@ def profile(pid: int, plan: Plan) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+class NodeWorker:
+    """ops/bench/client.mjs in its own process, driven like a Python worker's pipe."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.proc = subprocess.Popen(
+            ["node", str(Path(__file__).with_name("client.mjs"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self._write(config)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(data) + "\n")
+        self.proc.stdin.flush()
+
+    # the part of multiprocessing's Connection and Process that run_once uses
+    def send(self, message: tuple[str, Any]) -> None:
+        kind, payload = message
+        self._write({"kind": kind, "start_at": payload})
+
+    def poll(self, timeout: float) -> bool:
+        try:
+            self._next = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def recv(self) -> tuple[str, dict[str, Any]]:
+        data: dict[str, Any] = json.loads(self._next)
+        return data.pop("kind"), data
+
+    def join(self, timeout: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def terminate(self) -> None:
+        self.proc.terminate()
+
+
 # -- one run -------------------------------------------------------------------------------
 @dataclass
 class Plan:
@@ -141,6 +195,7 @@ class Plan:
     drain_seconds: float
     settle_seconds: float
     profile: Path | None = None
+    client: str = "python"
 
 
 @dataclass
@@ -221,6 +276,11 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
             "deflate": plan.deflate,
             "drain_seconds": plan.drain_seconds,
         }
+        if plan.client == "node":
+            node = NodeWorker(config)
+            pipes.append(node)  # type: ignore[arg-type]
+            procs.append(node)
+            continue
         ours, theirs = ctx.Pipe()
         proc = ctx.Process(target=worker_main, args=(config, theirs), daemon=True)
         proc.start()
@@ -373,6 +433,9 @@ def print_table(rows: list[Row], plan_text: str) -> None:
         print(f"N={row.n:,}: " + "; ".join(row.notes))
 
 
+CLIENTS = {"python": "Python (asyncio + uvloop, websockets)", "node": "Node.js (ws)"}
+
+
 # -- main -----------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ops.bench", description=__doc__.split("\n\n")[0])
@@ -381,6 +444,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--messages", "-m", type=int, default=30, help="M: messages per sender")
     p.add_argument("--rate", "-r", type=float, default=10.0, help="R: messages/s into the room")
     p.add_argument("--workers", type=int, default=2, help="client processes")
+    p.add_argument(
+        "--client", choices=["python", "node"], default="python", help="load client (see README)"
+    )
     p.add_argument("--connect-rate", type=float, default=500.0, help="connections opened per s")
     p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
     p.add_argument("--drain", type=float, default=15.0, help="s to wait after the last post")
@@ -414,11 +480,17 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     BenchStack.worker_connections = max(20000, 2 * biggest + 2048)
+    if args.client == "node" and not (Path(__file__).parent / "node_modules" / "ws").exists():
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--silent"],
+            cwd=Path(__file__).parent,
+            check=True,
+        )
     rows: list[Row] = []
     weight = ""
     plan_text = (
         f"S={args.senders} senders x M={args.messages} messages at R={args.rate:g}/s into one "
-        f"room; {args.workers} Python client processes (asyncio + uvloop, websockets), "
+        f"room; {args.workers} {CLIENTS[args.client]} client processes, "
         f"permessage-deflate {'off' if args.no_deflate else 'offered'}; "
         f"{args.instances} instances behind nginx on 127.0.0.1:{args.port}"
     )
@@ -439,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                 drain_seconds=args.drain,
                 settle_seconds=args.settle,
                 profile=args.profile,
+                client=args.client,
             )
             print(f"bench: N={n:,} ...", file=sys.stderr)
             row = run_once(stack, plan, users, secret_key)
