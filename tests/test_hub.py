@@ -102,7 +102,9 @@ async def test_sockets_arriving_together_in_a_new_room_all_get_its_messages(app:
     assert frames == ["<m1/>"] * 5
 
 
-async def _hub_with_messages(count: int, gap_seconds: float) -> tuple[Hub, LocalBus, list[Message]]:
+async def _hub_with_messages(
+    count: int, gap_seconds: float, coalesce_seconds: float = 0.0
+) -> tuple[Hub, LocalBus, list[Message]]:
     from tac.chat.messages import latest
     from tests.chat.test_messages import room_with_messages
 
@@ -115,7 +117,14 @@ async def _hub_with_messages(count: int, gap_seconds: float) -> tuple[Hub, Local
         return None
 
     bus = LocalBus()
-    hub = Hub(bus, lambda e, p, f: f"<m{e.seq}/>", top, no_presence, gap_repair_seconds=gap_seconds)
+    hub = Hub(
+        bus,
+        lambda e, p, f: f"<m{e.seq}/>",
+        top,
+        no_presence,
+        gap_repair_seconds=gap_seconds,
+        coalesce_seconds=coalesce_seconds,
+    )
     await hub.start()
     return hub, bus, await latest(room, count)
 
@@ -159,3 +168,18 @@ async def test_a_gap_that_fills_by_itself_costs_no_read(
     await hub.stop()
     assert reads == []
     assert [seq for _, seq, _ in conn.pending] == [1, 3, 2]
+
+
+async def test_a_busy_room_gets_the_coalesce_windows_messages_in_one_frame(app: object) -> None:
+    hub, bus, messages = await _hub_with_messages(3, gap_seconds=5, coalesce_seconds=0.2)
+    conn = Connection("u", "html", limit=10)
+    await hub.attach(conn, str(messages[0].room))
+    frames = conn.frames()
+    await _publish(bus, messages[0])
+    first = await asyncio.wait_for(anext(frames), 1)  # quiet until now: no delay
+    for m in messages[1:]:
+        await _publish(bus, m)
+        await asyncio.sleep(0.02)
+    second = await asyncio.wait_for(anext(frames), 1)
+    await hub.stop()
+    assert (first, second) == ("<m1/>", "<m2/><m3/>")

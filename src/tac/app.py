@@ -117,6 +117,7 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
         load_presence,
         gap_repair_seconds=settings.gap_repair_seconds,
         presence_debounce_seconds=settings.presence_debounce_seconds,
+        coalesce_seconds=settings.ws_coalesce_seconds,
     )
     await hub.start()
     await chat.presence.start()

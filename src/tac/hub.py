@@ -116,6 +116,7 @@ class Hub:
         load_presence: LoadPresence,
         gap_repair_seconds: float,
         presence_debounce_seconds: float = 0.0,
+        coalesce_seconds: float = 0.0,
     ) -> None:
         self.bus = bus
         self.render = render
@@ -123,6 +124,7 @@ class Hub:
         self.load_presence = load_presence
         self.gap_repair_seconds = gap_repair_seconds
         self.presence_debounce_seconds = presence_debounce_seconds
+        self.coalesce_seconds = coalesce_seconds
         self._presence_due: set[str] = set()
         self.rooms: dict[str, RoomState] = {}
         self.connections: set[Connection] = set()
@@ -199,8 +201,16 @@ class Hub:
             self._spawn_repair(room, 0.0, state.top + 1, None)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = 0.0
         while True:
             await self._wake.wait()
+            # Busy: at most one dispatch per coalesce window, so each socket gets the window's
+            # events as one frame (a frame costs far more than its bytes). Quiet: at once.
+            wait = last + self.coalesce_seconds - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            last = loop.time()
             self._wake.clear()
             events, self._inbox = self._inbox, []
             try:

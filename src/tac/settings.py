@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     ws_hello_timeout_seconds: float = 10.0
     ws_ping_interval_seconds: float = 20.0
     ws_max_message_bytes: int = 64 * 1024
+    ws_coalesce_seconds: float = 0.025
+    """A busy instance pushes to its sockets at most once per this window, so one frame
+    carries every message of the window (fewer, fuller frames). A quiet room is not delayed."""
     gap_repair_seconds: float = 1.0
     """How long the hub waits for a missing seq before reading it from MongoDB."""
 
