@@ -34,6 +34,8 @@ async def test_a_message_appears_live_for_the_other_person(
     await expect(ada.locator("#messages article", has_text=reply)).to_be_visible(timeout=5000)
     assert await ada.locator("#messages b", has_text="not bold").count() == 0
 
+    # Both are listed as online beside the room, live.
+    await expect(grace.locator("#members li.online")).to_have_count(2, timeout=5000)
     (repo_root / "docs").mkdir(exist_ok=True)
     await grace.screenshot(path=str(repo_root / "docs" / "screenshot.png"))
 
