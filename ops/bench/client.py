@@ -1,7 +1,9 @@
 """One load-generating process: many browser-like room sockets on one uvloop.
 
-Each client speaks the room page's protocol: it opens ws://HOST/rooms/<slug>/ws with its
-session cookie and an Origin, says {"hello": true, "last_seq": 0}, then reads fragments.
+Clients are ops/bench/rawws.py's minimal RFC 6455 reader (default) or the websockets
+library's client (`--client websockets`). Each client speaks the room page's protocol:
+it opens ws://HOST/rooms/<slug>/ws with its session cookie and an Origin, says
+{"hello": true, "last_seq": 0}, then reads fragments.
 Senders post {"body": "b <index> <time_ns>"} on their socket at their scheduled times;
 every client takes the receipt time of each message fragment as soon as its frame
 arrives, so latency is post -> receipt on the same clock (one machine).
@@ -28,6 +30,8 @@ from typing import Any
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from ops.bench.rawws import RawWebSocket, raw_connect
 
 BODY = re.compile(r'<p class="body">b (\d+) (\d+)</p>')
 COMPOSER_ERROR = re.compile(r'id="composer-error"[^>]*>([^<]+)</p>')
@@ -59,6 +63,8 @@ class WorkerConfig:
     """Connections per second this worker opens."""
     deflate: bool
     drain_seconds: float
+    impl: str = "raw"
+    """`raw`: ops/bench/rawws.py (the cheapest reader); `websockets`: the library's client."""
 
 
 @dataclass
@@ -85,7 +91,7 @@ class Client:
         self.received = 0
         self.frames = 0
         self.last_frame = ""
-        self.ws: ClientConnection | None = None
+        self.ws: ClientConnection | RawWebSocket | None = None
 
     def take(self, frame: str) -> None:
         now = time.time_ns()
@@ -119,6 +125,10 @@ class Client:
 
 async def open_client(config: WorkerConfig, cookie: str, totals: Totals) -> Client:
     client = Client(totals)
+    if config.impl == "raw":
+        client.ws = await raw_connect(config.ws_url, config.origin, cookie, client.take)
+        await client.ws.send('{"hello": true, "last_seq": 0}')
+        return client
     client.ws = await connect(
         config.ws_url,
         origin=config.origin,  # type: ignore[arg-type]
@@ -135,12 +145,20 @@ async def open_client(config: WorkerConfig, cookie: str, totals: Totals) -> Clie
 
 async def read(client: Client) -> None:
     assert client.ws is not None
+    if isinstance(client.ws, RawWebSocket):
+        await client.ws.closed  # it reads by itself, from its protocol's callbacks
+        record_close(client)
+        return
     try:
         async for frame in client.ws:
             client.take(frame if isinstance(frame, str) else frame.decode())
     except ConnectionClosed:
         pass
-    code = client.ws.close_code
+    record_close(client)
+
+
+def record_close(client: Client) -> None:
+    code = client.ws.close_code if client.ws is not None else None
     if code is not None:
         key = str(code)
         client.totals.closed[key] = client.totals.closed.get(key, 0) + 1
@@ -157,7 +175,7 @@ async def post_all(client: Client, sender: int, config: WorkerConfig, start_at: 
             await asyncio.sleep(delay)
         try:
             await client.ws.send(f'{{"body": "b {index} {time.time_ns()}"}}')
-        except ConnectionClosed:
+        except (ConnectionClosed, ConnectionError):
             break
         posted += 1
     return posted

@@ -276,6 +276,7 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
             "deflate": plan.deflate,
             "drain_seconds": plan.drain_seconds,
         }
+        config["impl"] = "raw" if plan.client == "python" else "websockets"
         if plan.client == "node":
             node = NodeWorker(config)
             pipes.append(node)  # type: ignore[arg-type]
@@ -433,7 +434,11 @@ def print_table(rows: list[Row], plan_text: str) -> None:
         print(f"N={row.n:,}: " + "; ".join(row.notes))
 
 
-CLIENTS = {"python": "Python (asyncio + uvloop, websockets)", "node": "Node.js (ws)"}
+CLIENTS = {
+    "python": "Python (uvloop, minimal RFC 6455 protocol of ops/bench/rawws.py)",
+    "websockets": "Python (asyncio + uvloop, websockets library)",
+    "node": "Node.js (ws)",
+}
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -445,7 +450,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", "-r", type=float, default=10.0, help="R: messages/s into the room")
     p.add_argument("--workers", type=int, default=2, help="client processes")
     p.add_argument(
-        "--client", choices=["python", "node"], default="python", help="load client (see README)"
+        "--client",
+        choices=["python", "websockets", "node"],
+        default="python",
+        help="load client: "
+        "python (ops/bench/rawws.py on uvloop), websockets (the library), node (ws)",
     )
     p.add_argument("--connect-rate", type=float, default=500.0, help="connections opened per s")
     p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate")
@@ -488,10 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows: list[Row] = []
     weight = ""
+    offers_no_deflate = args.no_deflate or args.client == "python"
     plan_text = (
         f"S={args.senders} senders x M={args.messages} messages at R={args.rate:g}/s into one "
         f"room; {args.workers} {CLIENTS[args.client]} client processes, "
-        f"permessage-deflate {'off' if args.no_deflate else 'offered'}; "
+        f"permessage-deflate {'not offered' if offers_no_deflate else 'offered'}; "
         f"{args.instances} instances behind nginx on 127.0.0.1:{args.port}"
     )
     try:
