@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ops.bench.client import bin_value, raise_fd_limit, worker_main
 from ops.bench.pageweight import page_weight, summary
@@ -41,6 +41,7 @@ from ops.bench.seed import create_room, ensure_users, session_cookies
 from ops.stack import Stack, port_is_free
 from tac.settings import Settings
 
+T = TypeVar("T", int, float)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -202,6 +203,9 @@ class Plan:
 class Row:
     room: str
     n: int
+    senders: int
+    messages: int
+    rate: float
     held: int
     connect_rate: float
     expected: int
@@ -320,7 +324,13 @@ def _measure(
     notes: list[str],
 ) -> Row:
     connect_limit = plan.n / plan.connect_rate + 90
+    cpu_start = stack.cpu_by_kind()
     connected = [_receive(p, "connected", connect_limit) for p in pipes]
+    cpu_connected = stack.cpu_by_kind()
+    notes.append(
+        "connect-phase CPU s "
+        + "/".join(f"{k} {cpu_connected[k] - cpu_start[k]:.1f}" for k in cpu_start)
+    )
     clients = sum(c["connected"] for c in connected)
     connect_seconds = max(c["seconds"] for c in connected)
     failures: dict[str, int] = {}
@@ -382,17 +392,21 @@ def _measure(
         notes.append(f"posted {posted} of {total_messages}")
     notes.append(f"sockets per instance {per_instance}")
     conns = max(1, sum(per_instance))
+    max_ms = max(d["max_micros"] for d in done) / 1000
     return Row(
         room=slug,
         n=plan.n,
+        senders=plan.senders,
+        messages=plan.messages,
+        rate=plan.rate,
         held=held,
         connect_rate=clients / connect_seconds if connect_seconds else 0.0,
         expected=expected,
         received=received,
         per_second=received / max(1e-9, finished - start_at),
-        p50_ms=percentile(histogram, 0.50),
-        p99_ms=percentile(histogram, 0.99),
-        max_ms=max(d["max_micros"] for d in done) / 1000,
+        p50_ms=min(percentile(histogram, 0.50), max_ms),
+        p99_ms=min(percentile(histogram, 0.99), max_ms),
+        max_ms=max_ms,
         cpu_per_1k=app_cpu / received * 1000 if received else float("nan"),
         rss_instance_mb=[r / 1024 for r in rss_after],
         rss_per_conn_kb=(sum(rss_loaded) - sum(rss_idle)) / conns,
@@ -403,7 +417,8 @@ def _measure(
 
 # -- the table ------------------------------------------------------------------------------
 HEADER = (
-    "| N | held | connect/s | expected | received | deliveries/s | p50 ms | p99 ms | max ms "
+    "| N | S x M at R/s | held | connect/s | expected | received | deliveries/s "
+    "| p50 ms | p99 ms | max ms "
     "| app CPU s/1k deliveries (µs each) | RSS per instance MB | RSS per conn KB "
     "| CPU s app/nginx/redis/mongo/clients over wall s |"
 )
@@ -413,7 +428,8 @@ def format_row(row: Row) -> str:
     s = row.cpu_split
     rss = " / ".join(f"{r:.0f}" for r in row.rss_instance_mb)
     return (
-        f"| {row.n:,} | {row.held:,} | {row.connect_rate:,.0f} | {row.expected:,} "
+        f"| {row.n:,} | {row.senders} x {row.messages} at {row.rate:g} | {row.held:,} "
+        f"| {row.connect_rate:,.0f} | {row.expected:,} "
         f"| {row.received:,} | {row.per_second:,.0f} | {row.p50_ms:.1f} | {row.p99_ms:.1f} "
         f"| {row.max_ms:.1f} | {row.cpu_per_1k:.4f} ({row.cpu_per_1k * 1000:.1f}) | {rss} "
         f"| {row.rss_per_conn_kb:.1f} | {s['app']:.1f}/{s['nginx']:.1f}/{s['redis']:.1f}"
@@ -446,8 +462,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ops.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", default="2000", help="clients; a comma list runs each in turn")
     p.add_argument("--senders", "-s", type=int, default=10, help="S: clients that post")
-    p.add_argument("--messages", "-m", type=int, default=30, help="M: messages per sender")
-    p.add_argument("--rate", "-r", type=float, default=10.0, help="R: messages/s into the room")
+    p.add_argument(
+        "--messages", "-m", default="30", help="M: messages per sender (one, or one per N)"
+    )
+    p.add_argument(
+        "--rate", "-r", default="10", help="R: messages/s into the room (one, or one per N)"
+    )
     p.add_argument("--workers", type=int, default=2, help="client processes")
     p.add_argument(
         "--client",
@@ -468,9 +488,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def per_size(text: str, sizes: list[int], kind: type[T]) -> list[T]:
+    """`10` for every N, or `10,4,2` one per N."""
+    values = [kind(x) for x in text.split(",") if x.strip()]
+    if len(values) == 1:
+        return values * len(sizes)
+    if len(values) != len(sizes):
+        raise SystemExit(f"give one value or one per N ({len(sizes)}), not {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = [int(x.replace("_", "")) for x in args.n.split(",") if x.strip()]
+    rates = per_size(args.rate, sizes, float)
+    counts = per_size(args.messages, sizes, int)
     biggest = max(sizes)
     raise_fd_limit(max(65536, 3 * biggest + 4096))  # inherited by the stack's processes
     if args.fresh and args.var_dir.exists():
@@ -499,8 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     weight = ""
     offers_no_deflate = args.no_deflate or args.client == "python"
     plan_text = (
-        f"S={args.senders} senders x M={args.messages} messages at R={args.rate:g}/s into one "
-        f"room; {args.workers} {CLIENTS[args.client]} client processes, "
+        f"S senders x M messages each at R messages/s in total into one room; "
+        f"{args.workers} {CLIENTS[args.client]} client processes, "
         f"permessage-deflate {'not offered' if offers_no_deflate else 'offered'}; "
         f"{args.instances} instances behind nginx on 127.0.0.1:{args.port}"
     )
@@ -509,12 +541,12 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         users = ensure_users(str(stack.mongo_url), Settings().mongo_db, biggest)
         print(f"bench: {len(users):,} users ready in {time.time() - t:.1f}s", file=sys.stderr)
-        for n in sizes:
+        for n, rate, count in zip(sizes, rates, counts, strict=True):
             plan = Plan(
                 n=n,
                 senders=min(args.senders, n),
-                messages=args.messages,
-                rate=args.rate,
+                messages=count,
+                rate=rate,
                 workers=args.workers,
                 connect_rate=args.connect_rate,
                 deflate=not args.no_deflate,
