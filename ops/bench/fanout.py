@@ -118,12 +118,11 @@ class BenchStack(Stack):
         return out
 
 
-def profile(pid: int, plan: Plan) -> subprocess.Popen[bytes]:
-    """py-spy (from the bench extra) on one instance for the posting phase."""
+def profile(pid: int, plan: Plan, phase: str, seconds: int) -> subprocess.Popen[bytes]:
+    """py-spy (from the bench extra) on one instance for one phase of the run."""
     assert plan.profile is not None
     plan.profile.mkdir(parents=True, exist_ok=True)
-    seconds = int(plan.senders * plan.messages / plan.rate) + 1
-    out = plan.profile / f"n{plan.n}-pid{pid}.txt"  # collapsed stacks
+    out = plan.profile / f"n{plan.n}-{phase}-pid{pid}.txt"  # collapsed stacks
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-o", str(out),
          "--duration", str(seconds), "--rate", "200", "--nonblocking", "--format", "raw"],
@@ -325,6 +324,8 @@ def _measure(
 ) -> Row:
     connect_limit = plan.n / plan.connect_rate + 90
     cpu_start = stack.cpu_by_kind()
+    seconds = int(plan.n / plan.connect_rate) + 2
+    profilers = [profile(p, plan, "connect", seconds) for p in app_pids] if plan.profile else []
     connected = [_receive(p, "connected", connect_limit) for p in pipes]
     cpu_connected = stack.cpu_by_kind()
     notes.append(
@@ -344,7 +345,8 @@ def _measure(
     per_instance = [open_sockets(u) for u in stack.instance_urls]
     rss_loaded = [rss_kb(p) for p in app_pids]
 
-    profilers = [profile(pid, plan) for pid in app_pids] if plan.profile else []
+    seconds = int(plan.senders * plan.messages / plan.rate) + 1
+    profilers += [profile(pid, plan, "post", seconds) for pid in app_pids] if plan.profile else []
     cpu_before = stack.cpu_by_kind()
     start_at = time.time() + 0.5
     for pipe in pipes:
