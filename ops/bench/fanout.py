@@ -322,7 +322,7 @@ def _measure(
     rss_idle: list[int],
     notes: list[str],
 ) -> Row:
-    connect_limit = plan.n / plan.connect_rate + 90
+    connect_limit = 3 * plan.n / plan.connect_rate + 90
     cpu_start = stack.cpu_by_kind()
     seconds = int(plan.n / plan.connect_rate) + 2
     profilers = [profile(p, plan, "connect", seconds) for p in app_pids] if plan.profile else []
@@ -484,6 +484,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=60.0, help="most s to wait after connecting")
     p.add_argument("--profile", type=Path, help="py-spy each instance; flame graphs here")
     p.add_argument("--instances", type=int, default=2)
+    p.add_argument(
+        "--server", choices=["hypercorn", "uvicorn"], default="hypercorn", help="TAC_SERVER"
+    )
     p.add_argument("--port", type=int, default=8080, help="nginx's port")
     p.add_argument("--var-dir", type=Path, default=Path("var/bench"))
     p.add_argument("--fresh", action="store_true", help="delete var-dir first (new database)")
@@ -520,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             "TAC_REDIS_PREFIX": "bench",
             # A bench sender posts far faster than a person; the limit is not under test.
             "TAC_RATE_LIMIT_MESSAGES": "1000000",
+            "TAC_SERVER": args.server,
         },
     )
     BenchStack.worker_connections = max(20000, 2 * biggest + 2048)
@@ -536,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         f"S senders x M messages each at R messages/s in total into one room; "
         f"{args.workers} {CLIENTS[args.client]} client processes, "
         f"permessage-deflate {'not offered' if offers_no_deflate else 'offered'}; "
-        f"{args.instances} instances behind nginx on 127.0.0.1:{args.port}"
+        f"{args.instances} instances ({args.server}) behind nginx on 127.0.0.1:{args.port}"
     )
     try:
         stack.start()

@@ -11,6 +11,7 @@ from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from quart import Quart
 
 from tac.app import close_sockets_for_restart, create_app
 from tac.embedded import EmbeddedMongo
@@ -53,6 +54,9 @@ def refuse_ws_compression() -> None:
 
 async def serve_app(settings: Settings) -> None:
     app = create_app(settings)
+    if settings.server == "uvicorn":
+        await serve_with_uvicorn(app, settings)
+        return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -63,6 +67,27 @@ async def serve_app(settings: Settings) -> None:
         await close_sockets_for_restart(app)
 
     await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)
+
+
+async def serve_with_uvicorn(app: Quart, settings: Settings) -> None:
+    """The same app under uvicorn, for comparison (BENCHMARKS.md). uvicorn handles SIGTERM
+    itself and closes sockets with 1012 on shutdown."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        backlog=settings.backlog,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=settings.ws_compression,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+    )
+    await uvicorn.Server(config).serve()
 
 
 def run(settings: Settings) -> None:

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # Hypercorn
     backlog: int = 4096
     graceful_timeout_seconds: float = 5.0
+    server: Literal["hypercorn", "uvicorn"] = "hypercorn"
+    """`tac run`'s ASGI server. uvicorn (`pip install 'tac[bench]'`) is there to compare."""
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     """`tac run`'s event loop: uvloop (less CPU per socket write) or Python's own asyncio."""
     ws_compression: bool = False
