@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -100,6 +101,9 @@ def run(settings: Settings) -> None:
         log.info("embedded MongoDB-wire server on %s (data in %s)", embedded.url, embedded.data_dir)
     try:
         log.info("Tac on http://%s:%d", settings.host, settings.port)
+        # With thousands of sockets, every collection walks many objects; fewer of them
+        # cut the fan-out's CPU and its tail latency (BENCHMARKS.md).
+        gc.set_threshold(*settings.gc_thresholds)
         if not settings.ws_compression:
             refuse_ws_compression()
         if settings.event_loop == "uvloop":
