@@ -26,6 +26,7 @@ import queue
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -516,6 +517,7 @@ def per_size(text: str, sizes: list[int], kind: type[T]) -> list[T]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on SIGTERM too
     sizes = [int(x.replace("_", "")) for x in args.n.split(",") if x.strip()]
     rates = per_size(args.rate, sizes, float)
     counts = per_size(args.messages, sizes, int)

@@ -11,6 +11,7 @@ Locust fails or is interrupted. Options it does not know go to Locust unchanged.
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="nginx's port")
     parser.add_argument("--var-dir", type=Path, default=Path("var/load"))
     args, locust_args = parser.parse_known_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on SIGTERM too
     raise_fd_limit(65536)
     stack = BenchStack(args.var_dir / "stack", 2, args.port, own_redis=True)
     try:
