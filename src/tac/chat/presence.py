@@ -83,18 +83,21 @@ class Presence:
         return {m.split("/", 1)[0] for m in marks}
 
     async def arrive(self, room: str, user: str) -> None:
-        """Best effort: with the store away, the next heartbeat marks the user again."""
+        """Best effort: with the store away, the next heartbeat marks the user again.
+
+        The change is announced without first reading who was online (that read costs
+        the whole room's set, and a wave of N arrivals would cost N²): the hubs render
+        one debounced update per room however many announcements come.
+        """
         self._local[room, user] += 1
         if self._local[room, user] > 1:
             return
         try:
-            was_online = user in await self.online(room)
             await self.store.mark(room, self._member(user), time.time() + self.ttl)
         except Exception as e:
             log.warning("presence: marking %s in %s failed (%s)", user, room, e)
             return
-        if not was_online:
-            await self.bus.publish(Event(PRESENCE, room, user=user))
+        await self.bus.publish(Event(PRESENCE, room, user=user))
 
     async def leave(self, room: str, user: str) -> None:
         """Best effort: a mark left behind expires within the TTL."""
@@ -104,12 +107,10 @@ class Presence:
         del self._local[room, user]
         try:
             await self.store.unmark(room, self._member(user))
-            still_online = user in await self.online(room)
         except Exception as e:
             log.warning("presence: unmarking %s in %s failed (%s)", user, room, e)
             return
-        if not still_online:
-            await self.bus.publish(Event(PRESENCE, room, user=user))
+        await self.bus.publish(Event(PRESENCE, room, user=user))
 
     # -- heartbeat ------------------------------------------------------------------------
     async def start(self) -> None:
