@@ -168,3 +168,23 @@ async def test_stream_refuses_before_the_handshake(
         async with websockets.connect(url, additional_headers=sent):
             pass
     assert refused.value.response.status_code == status
+
+
+async def test_a_since_beyond_the_room_still_gets_live_messages(
+    api: ApiUsers, base_url: str
+) -> None:
+    """A client claiming more than exists must not hide the messages that come next."""
+    user = await api.new()
+    async with websockets.connect(
+        base_url.replace("http", "ws", 1) + "/api/v1/stream?since=general:1000000000",
+        additional_headers={"Authorization": f"Bearer {user.token}"},
+    ) as ws:
+        ready = json.loads(await ws.recv())
+        assert ready["type"] == "stream.ready"
+        posted = await user.http.post("/rooms/general/messages", json={"body": "after a big claim"})
+        assert posted.status_code == 201, posted.text
+        async with asyncio.timeout(5):
+            while True:
+                events = [json.loads(line) for line in (await ws.recv()).splitlines()]
+                if any(e.get("message", {}).get("body") == "after a big claim" for e in events):
+                    break

@@ -95,13 +95,15 @@ async def missed_since(chat: Chat, room: Room, since: int) -> list[Message]:
 
     A seq is taken before its message is stored, so a fresh hole means a message is
     still on its way; we wait for it briefly. A hole older than gap_repair_seconds is
-    a post that failed, and we read past it.
+    a post that failed, and we read past it. `room.last_seq` is refreshed on the way.
     """
     deadline = asyncio.get_running_loop().time() + chat.settings.gap_repair_seconds
     while True:
         fresh = await Room.get(room.id)
-        top = fresh.last_seq if fresh else room.last_seq
+        top = room.last_seq = fresh.last_seq if fresh else room.last_seq
         low = max(since + 1, top - chat.settings.catchup_max_messages + 1)
+        if low > top:  # nothing after `since` (or a client claiming more than exists)
+            return []
         found = await messages_between(room.id, low, top)
         if len(found) == top - low + 1 or asyncio.get_running_loop().time() > deadline:
             return found

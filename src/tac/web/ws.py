@@ -78,14 +78,13 @@ async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
     if "last_seq" not in frame:
         conn.catchup[str(room.id)] = (await rooms.room_by_id(str(room.id))).last_seq
         return frame or None
-    top = (await rooms.room_by_id(str(room.id))).last_seq
     try:
-        # A client cannot hold more than exists: a bigger claim would hide live messages.
-        since = min(max(int(frame["last_seq"]), 0), top)
+        since = max(int(frame["last_seq"]), 0)
     except (TypeError, ValueError):
         since = 0
     missed = await messages.missed_since(chat(), room, since)
-    conn.catchup[str(room.id)] = missed[-1].seq if missed else since
+    # A client cannot hold more than exists: a bigger claim would hide live messages.
+    conn.catchup[str(room.id)] = missed[-1].seq if missed else min(since, room.last_seq)
     if missed:
         await websocket.send(await pending_fragment(room, missed))
     return None

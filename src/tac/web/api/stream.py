@@ -79,7 +79,10 @@ async def _catch_up(conn: Connection, joined: list[Room], since: dict[str, int])
             conn.catchup[str(room.id)] = room.last_seq
             continue
         missed = await messages.missed_since(chat(), room, since[room.slug])
-        conn.catchup[str(room.id)] = missed[-1].seq if missed else since[room.slug]
+        # Never above the room's top: a bigger claim would hide live messages.
+        conn.catchup[str(room.id)] = (
+            missed[-1].seq if missed else min(since[room.slug], room.last_seq)
+        )
         for start in range(0, len(missed), batch):
             await websocket.send("\n".join(event_json(m) for m in missed[start : start + batch]))
 
