@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -10,15 +12,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tac.embedded import free_port
-
 
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
         pytest.skip("redis-server and redis-cli are needed for the cluster tests")
     home = tmp_path_factory.mktemp("redis-cluster")
-    ports = [free_port() for _ in range(3)]
+    ports = cluster_ports(3)
     for port in ports:
         (home / str(port)).mkdir()
         subprocess.run(
@@ -50,6 +50,26 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             subprocess.run(
                 ["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True
             )
+
+
+def cluster_ports(count: int) -> list[int]:
+    """Free ports whose cluster bus port (port + 10000) is free and below 65536 too:
+    ephemeral ports (up to 60999) would often not leave room for the bus."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randrange(20000, 30000)
+        if port not in ports and _is_free(port) and _is_free(port + 10000):
+            ports.append(port)
+    return ports
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _wait_for(check: object, seconds: float = 15.0) -> None:
