@@ -70,10 +70,6 @@ class Connection:
             self.close_code = code
             self.closing.set()
 
-    @property
-    def slow(self) -> bool:
-        return self.close_code == 1013
-
     async def frames(self) -> AsyncIterator[str]:
         """Everything waiting, as one frame each time: batches grow by themselves under load."""
         while True:
