@@ -17,8 +17,8 @@ from hypercorn.asyncio import serve
 from quart import Quart
 
 from tac.app import create_app
-from tac.cli import hypercorn_config
 from tac.embedded import EmbeddedMongo, free_port
+from tac.server import hypercorn_config, tune_hypercorn
 from tac.settings import Settings
 from tests.redis_cluster import redis_cluster_url  # noqa: F401 - a session fixture
 
@@ -38,13 +38,15 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     run = secrets.token_hex(4)
+    var_dir = tmp_path_factory.mktemp("var")
     return Settings(
         mongo_url=mongo_url,
         mongo_db=f"tac_test_{run}",
         redis_prefix=f"tac-test-{run}",
         secret_key="test-secret",
-        var_dir=tmp_path_factory.mktemp("var"),
+        var_dir=var_dir,
         port=free_port(),
+        unix_socket=var_dir / "tac.sock",  # served too, as behind nginx
         rate_limit_messages=10_000,
         ws_hello_timeout_seconds=2.0,
     )
@@ -52,6 +54,7 @@ def settings(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
 
 async def start_server(app: Quart, settings: Settings) -> tuple[asyncio.Event, asyncio.Task[None]]:
     stop = asyncio.Event()
+    tune_hypercorn(settings)  # as `tac run` does
     task = asyncio.create_task(
         serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     )

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
+    unix_socket: Path | None = None
+    """Also serve on this Unix socket, for a proxy on the same host (nginx): a write to it
+    costs the kernel a third of one over loopback TCP."""
     instance_id: str = Field(default_factory=lambda: secrets.token_hex(3))
     """Names this instance in logs and metrics."""
     log_format: Literal["text", "json"] = "text"
@@ -90,6 +93,9 @@ class Settings(BaseSettings):
     ws_compression: bool = False
     """Accept permessage-deflate when a browser offers it. Off by default: it costs a zlib
     stream per socket (about 250 KB of RAM) and a compression per socket per frame."""
+    ws_frame_cache_entries: int = 256
+    """Hypercorn: the last this many WebSocket text frames are kept to be reused, so a
+    fragment sent to every socket of a room is framed once (0: frame for every socket)."""
 
     # API
     api_registration_open: bool = True
