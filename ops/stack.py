@@ -7,8 +7,9 @@
 `up` starts, in order: the MongoDB-wire server (SecantusDB, unless TAC_MONGO_URL is set),
 Redis (the one at TAC_REDIS_URL, default redis://127.0.0.1:6379/0, or a fresh redis-server
 on a free port when none answers), N Hypercorn instances (`tac run`, each with its own
-TAC_PORT and TAC_INSTANCE_ID, sharing TAC_SECRET_KEY, TAC_MONGO_URL and TAC_REDIS_URL),
-and Debian's nginx in front, balancing pages and sockets across the instances.
+TAC_PORT, TAC_UNIX_SOCKET and TAC_INSTANCE_ID, sharing TAC_SECRET_KEY, TAC_MONGO_URL and
+TAC_REDIS_URL), and Debian's nginx in front, balancing pages and sockets across the
+instances, which it reaches on their Unix sockets.
 
 Everything lives under one folder (default ./var/stack): a pid file and a log per
 process, nginx's rendered config, pid and temp dirs. `down` stops exactly the processes
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -32,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -48,6 +51,7 @@ OPS = Path(__file__).resolve().parent
 NGINX_TEMPLATE = OPS / "nginx.conf.template"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 HOST = "127.0.0.1"
+UNIX_PATH_MAX = 107  # bytes of a Unix socket's path, without the final NUL (Linux)
 
 # What a live process we started has in its command line: a pid file whose process is
 # something else (the pid was reused) is never signalled.
@@ -188,7 +192,22 @@ class Stack:
 
     @property
     def instance_urls(self) -> list[str]:
+        """Each instance's own TCP address (tests and health checks go there directly)."""
         return [f"http://{HOST}:{port}" for port in self.instance_ports]
+
+    def instance_socket(self, i: int) -> Path:
+        """The Unix socket nginx proxies to (TAC_UNIX_SOCKET): on one host, a write to it
+        costs the kernel about a third of one over loopback TCP (BENCHMARKS.md)."""
+        path = self.var_dir / self.instance_name(i) / "tac.sock"
+        if len(str(path).encode()) > UNIX_PATH_MAX:  # a deep var_dir: a short name in /tmp
+            digest = hashlib.sha1(str(self.var_dir).encode()).hexdigest()[:12]
+            path = Path(tempfile.gettempdir()) / f"tac-{digest}-{self.instance_name(i)}.sock"
+        return path
+
+    @property
+    def upstreams(self) -> list[str]:
+        """The instances as nginx names them ($upstream_addr in its access log)."""
+        return [f"unix:{self.instance_socket(i)}" for i in range(len(self.instance_ports))]
 
     def instance_name(self, i: int) -> str:
         return f"app{i + 1}"
@@ -268,6 +287,7 @@ class Stack:
         env.update(
             TAC_HOST=HOST,
             TAC_PORT=str(self.instance_ports[i]),
+            TAC_UNIX_SOCKET=str(self.instance_socket(i)),
             TAC_INSTANCE_ID=self.instance_name(i),
             TAC_SECRET_KEY=self._secret_key(),
             TAC_MONGO_URL=str(self.mongo_url),
@@ -369,12 +389,12 @@ class Stack:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         nofile = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
         servers = "\n".join(
-            f"        server {HOST}:{port} max_fails=1 fail_timeout=3s;"
-            for port in self.instance_ports
+            f"        server {upstream} max_fails=1 fail_timeout=3s;" for upstream in self.upstreams
         )
         return render(
             NGINX_TEMPLATE.read_text(),
             {
+                "user_directive": "user root;" if os.geteuid() == 0 else "",
                 "worker_processes": 1,
                 "worker_rlimit_nofile": nofile,
                 "worker_connections": min(20000, nofile),

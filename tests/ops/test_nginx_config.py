@@ -46,7 +46,9 @@ def test_rendered_config_is_accepted_by_nginx(stack: Stack, tmp_path: Path) -> N
 
 def test_config_balances_every_instance_and_keeps_sockets_open(stack: Stack) -> None:
     config = stack.nginx_config()
-    assert re.findall(r"server 127\.0\.0\.1:(\d+)", config) == ["18001", "18002", "18003"]
+    servers = re.findall(r"server (unix:\S+) max_fails", config)
+    assert servers == stack.upstreams
+    assert [s.rsplit("/", 2)[-2] for s in servers] == ["app1", "app2", "app3"]
     assert "least_conn;" in config
     assert not re.search(r"^\s*ip_hash", config, re.M)
     assert "listen 127.0.0.1:18080" in config

@@ -112,7 +112,7 @@ async def test_through_nginx_pages_and_sockets_spread_over_both_instances(
                 frames = await receive_until(ws, lambda text, body=body: body in text)
                 assert seqs_in("".join(frames)) == [seq]
         assert await quiet_for(c, 1.0) == []
-    instances = {url.removeprefix("http://") for url in stack.instance_urls}
+    instances = set(stack.upstreams)
     sockets = upstreams_of(stack, rf'"GET /rooms/{slug}/ws HTTP/1\.1" 101', expected=2)
     # least_conn: the second socket goes to the instance that has none yet.
     assert set(sockets) == instances, sockets
