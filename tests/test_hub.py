@@ -13,6 +13,20 @@ from tac.hub import Connection, Hub
 from tac.models import Message
 
 
+class FarEnd:
+    """What a connection sends, frame by frame: its writer runs with this as the socket."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.received: asyncio.Queue[str] = asyncio.Queue()
+        self.writer = asyncio.create_task(conn.write(self.send))
+
+    async def send(self, frame: str) -> None:
+        self.received.put_nowait(frame)
+
+    async def next(self, seconds: float = 2.0) -> str:
+        return await asyncio.wait_for(self.received.get(), seconds)
+
+
 async def test_a_full_queue_closes_the_slow_socket_with_1013() -> None:
     conn = Connection("u", "html", limit=2)
     conn.push(("r", 1, "a"))
@@ -27,15 +41,71 @@ async def test_writer_sends_everything_waiting_as_one_frame_and_drops_caught_up(
     conn.catchup["r"] = 2
     for seq, text in [(1, "<a/>"), (2, "<b/>"), (3, "<c/>"), (0, "<note/>")]:
         conn.push(("r", seq, text))
-    frames = conn.frames()
-    assert await asyncio.wait_for(anext(frames), 1) == "<c/><note/>"
+    assert await FarEnd(conn).next() == "<c/><note/>"
 
 
 async def test_json_frames_carry_one_event_per_line() -> None:
     conn = Connection("u", "json", limit=10)
     conn.push(("r", 1, '{"a":1}'))
     conn.push(("r", 2, '{"b":2}'))
-    assert await asyncio.wait_for(anext(conn.frames()), 1) == '{"a":1}\n{"b":2}'
+    assert await FarEnd(conn).next() == '{"a":1}\n{"b":2}'
+
+
+async def test_a_send_that_must_wait_is_finished_by_the_writer_and_the_rest_follows() -> None:
+    """Most sends complete at once, in the flushing task; one that waits (a full socket
+    buffer) is finished by the socket's writer, and what queued meanwhile goes as one frame."""
+    conn = Connection("u", "html", limit=10)
+    sent: list[str] = []
+    buffer_full = asyncio.Event()
+    buffer_full.set()
+
+    async def send(frame: str) -> None:
+        await buffer_full.wait()
+        sent.append(frame)
+
+    writer = asyncio.create_task(conn.write(send))
+    await asyncio.sleep(0)
+    conn.push(("r", 1, "<a/>"))
+    conn.flush()
+    assert sent == ["<a/>"]  # done in this step: no task switch
+    buffer_full.clear()
+    conn.push(("r", 2, "<b/>"))
+    conn.flush()
+    assert sent == ["<a/>"] and conn.stalled is not None
+    for seq, text in [(3, "<c/>"), (4, "<d/>")]:
+        conn.push(("r", seq, text))
+        conn.flush()  # waits behind the stalled send
+    buffer_full.set()
+    async with asyncio.timeout(2):
+        while len(sent) < 3:
+            await asyncio.sleep(0.01)
+    assert sent == ["<a/>", "<b/>", "<c/><d/>"] and conn.stalled is None
+    conn.push(("r", 5, "<e/>"))
+    conn.flush()
+    assert sent[-1] == "<e/>"
+    writer.cancel()
+
+
+async def test_a_stalled_send_is_cancelled_with_its_socket() -> None:
+    conn = Connection("u", "html", limit=10)
+    cancelled = asyncio.Event()
+
+    async def send(frame: str) -> None:
+        try:
+            await asyncio.Event().wait()  # never sent
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    writer = asyncio.create_task(conn.write(send))
+    await asyncio.sleep(0)
+    conn.push(("r", 1, "<a/>"))
+    conn.flush()
+    await asyncio.sleep(0.01)  # the writer now waits on the stalled send
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert cancelled.is_set() and conn.send is None
 
 
 async def test_a_slow_socket_is_closed_and_the_others_still_get_every_message(app: object) -> None:
@@ -65,9 +135,10 @@ async def test_a_slow_socket_is_closed_and_the_others_still_get_every_message(ap
     fast, slow = Connection("f", "html", limit=100), Connection("s", "html", limit=2)
     for conn in (fast, slow):
         await hub.attach(conn, str(room.id))
+    fast_end = FarEnd(fast)  # the slow one's writer never runs: its queue only fills
     for m in messages:
         await bus.publish(Event(POSTED, str(room.id), m.seq, str(m.id)))
-    frame = await asyncio.wait_for(anext(fast.frames()), 2)
+    frame = await fast_end.next()
     await hub.stop()
     assert frame == "".join(f"<m{i}/>" for i in range(1, 6))
     assert slow.close_code == 1013
@@ -96,8 +167,9 @@ async def test_sockets_arriving_together_in_a_new_room_all_get_its_messages(app:
     await hub.start()
     conns = [Connection(f"u{i}", "html", limit=10) for i in range(5)]
     await asyncio.gather(*(hub.attach(c, str(room.id)) for c in conns))
+    ends = [FarEnd(c) for c in conns]
     await bus.publish(Event(POSTED, str(room.id), message.seq, str(message.id)))
-    frames = [await asyncio.wait_for(anext(c.frames()), 2) for c in conns]
+    frames = [await end.next() for end in ends]
     await hub.stop()
     assert frames == ["<m1/>"] * 5
 
@@ -139,10 +211,10 @@ async def test_a_lost_message_is_read_back_and_delivered_after_the_gap_delay(app
     conn = Connection("u", "html", limit=10)
     await hub.attach(conn, str(messages[0].room))
     await _publish(bus, messages[0], messages[2])  # the bus lost seq 2
-    frames = conn.frames()
-    got = await asyncio.wait_for(anext(frames), 2)
+    end = FarEnd(conn)
+    got = await end.next()
     if "<m2/>" not in got:
-        got += await asyncio.wait_for(anext(frames), 2)
+        got += await end.next()
     await hub.stop()
     assert got == "<m1/><m3/><m2/>"
 
@@ -174,12 +246,12 @@ async def test_a_busy_room_gets_the_coalesce_windows_messages_in_one_frame(app: 
     hub, bus, messages = await _hub_with_messages(3, gap_seconds=5, coalesce_seconds=0.2)
     conn = Connection("u", "html", limit=10)
     await hub.attach(conn, str(messages[0].room))
-    frames = conn.frames()
+    end = FarEnd(conn)
     await _publish(bus, messages[0])
-    first = await asyncio.wait_for(anext(frames), 1)  # quiet until now: no delay
+    first = await end.next(1)  # quiet until now: no delay
     for m in messages[1:]:
         await _publish(bus, m)
         await asyncio.sleep(0.02)
-    second = await asyncio.wait_for(anext(frames), 1)
+    second = await end.next(1)
     await hub.stop()
     assert (first, second) == ("<m1/>", "<m2/><m3/>")

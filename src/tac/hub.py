@@ -1,8 +1,10 @@
 """This instance's live sockets: who listens to which room, and the fan-out to them.
 
-The hub renders each event once per format (HTML for browsers, JSON for bots) and puts
-the same string on the bounded queue of every local socket in the room. A socket whose
-queue is full is slow: it is told to close, and never stalls the others.
+The hub renders each event once per format (HTML for browsers, JSON for bots), puts the
+same string on the bounded queue of every local socket in the room, then flushes each
+socket: a send that completes at once is done right there, in the hub's own step; one
+that would wait is left to that socket's writer. A socket whose queue is full is slow: it
+is told to close, and never stalls the others.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +33,16 @@ LoadPresence = Callable[[str], Awaitable[Any]]
 
 Item = tuple[str, int, str]
 """(room, seq, text) as queued for a socket; seq is 0 for what is never deduplicated."""
+Send = Callable[[str], Coroutine[Any, Any, None]]
+"""Sends one frame on a socket."""
 
 
 class Connection:
-    """One live socket's send side: a bounded queue drained as whole frames."""
+    """One live socket's send side: a bounded queue, flushed as whole frames."""
 
     __slots__ = (
         "catchup", "close_code", "closing", "fmt", "joiner", "limit", "pending", "rooms",
-        "user", "wake",
+        "send", "stalled", "user", "wake",
     )  # fmt: skip
 
     def __init__(self, user: str, fmt: str, limit: int) -> None:
@@ -49,6 +53,10 @@ class Connection:
         self.limit = limit
         self.rooms: set[str] = set()
         self.pending: list[Item] = []
+        self.send: Send | None = None
+        """The socket's own sender, from when its writer runs (`write`)."""
+        self.stalled: tuple[Coroutine[Any, Any, None], Any] | None = None
+        """A send that had to wait, and what it waits for: the writer finishes it."""
         self.wake = asyncio.Event()
         self.closing = asyncio.Event()
         self.close_code = 1000
@@ -56,13 +64,66 @@ class Connection:
         """Per room, the highest seq the catch-up sent: live copies up to it are dropped."""
 
     def push(self, item: Item) -> None:
+        """Queue `item`; `flush` sends everything queued."""
         if len(self.pending) >= self.limit:
             if not self.closing.is_set():
                 SLOW_CONSUMER_CLOSES.inc()
             self.close(1013)  # try again later: the client reconnects and catches up
             return
         self.pending.append(item)
+
+    def flush(self) -> None:
+        """Send everything queued as one frame, now, in the caller's own step.
+
+        A socket's send nearly always completes without waiting (the kernel takes the
+        bytes): then the hub's loop over a room costs one call per socket, and no task
+        switch. A send that has to wait (a full socket buffer) is left to the writer,
+        and what is queued meanwhile goes after it, as one frame: batches grow by
+        themselves when a socket falls behind, and a full queue closes it (1013).
+        """
+        if self.send is None or self.stalled is not None:
+            return
+        frame = self._take()
+        if frame is None:
+            return
+        step = self.send(frame)
+        try:
+            self.stalled = (step, step.send(None))
+        except StopIteration:
+            return
+        except Exception:
+            log.exception("sending to a socket of user %s failed", self.user)
+            self.close(1011)
+            return
         self.wake.set()
+
+    async def write(self, send: Send) -> None:
+        """The socket's writer, for as long as the socket: starts the sending (what was
+        queued before it started goes first), then finishes the sends that had to wait."""
+        self.send = send
+        self.flush()
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                if self.stalled is None:
+                    continue
+                await _Resumed(*self.stalled)
+                while (frame := self._take()) is not None:
+                    await send(frame)
+                self.stalled = None
+        finally:
+            self.send = None
+            if self.stalled is not None:
+                self.stalled[0].close()
+
+    def _take(self) -> str | None:
+        items, self.pending = self.pending, []
+        if self.catchup:
+            items = [i for i in items if i[1] == 0 or i[1] > self.catchup.get(i[0], 0)]
+        if len(items) == 1:
+            return items[0][2]
+        return self.joiner.join(i[2] for i in items) if items else None
 
     def close(self, code: int) -> None:
         """Ask the socket's owner to close it with `code`."""
@@ -70,18 +131,32 @@ class Connection:
             self.close_code = code
             self.closing.set()
 
-    async def frames(self) -> AsyncIterator[str]:
-        """Everything waiting, as one frame each time: batches grow by themselves under load."""
+
+class _Resumed:
+    """Awaits a coroutine that has already run up to its first wait (`waiting`, what it
+    yielded there): what `await coroutine` would have done from that point on."""
+
+    __slots__ = ("step", "waiting")
+
+    def __init__(self, step: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.step = step
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        step, waiting = self.step, self.waiting
         while True:
-            await self.wake.wait()
-            self.wake.clear()
-            items, self.pending = self.pending, []
-            if self.catchup:
-                items = [i for i in items if i[1] == 0 or i[1] > self.catchup.get(i[0], 0)]
-            if len(items) == 1:
-                yield items[0][2]
-            elif items:
-                yield self.joiner.join(i[2] for i in items)
+            try:
+                result = yield waiting
+            except BaseException as exc:  # cancelled, say: the coroutine gets to unwind
+                try:
+                    waiting = step.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = step.send(result)
+                except StopIteration:
+                    return
 
 
 @dataclass
@@ -92,6 +167,11 @@ class RoomState:
     seen: set[int] = field(default_factory=set)
     order: deque[int] = field(default_factory=deque)
     by_fmt: dict[str, set[Connection]] = field(default_factory=dict)
+
+    def flush(self) -> None:
+        for conns in self.by_fmt.values():
+            for conn in conns:
+                conn.flush()
 
     def first_time(self, seq: int, keep: int = 4096) -> bool:
         if seq in self.seen:
@@ -217,6 +297,7 @@ class Hub:
     async def _dispatch(self, events: list[Event]) -> None:
         ids = [e.message_id for e in events if e.message_id and e.room in self.rooms]
         messages = await messages_by_ids(ids) if ids else {}
+        touched: dict[str, RoomState] = {}
         for event in events:
             state = self.rooms.get(event.room)
             if state is None:
@@ -235,6 +316,9 @@ class Hub:
             payload = messages.get(event.message_id)
             if payload is not None:
                 self._fan_out(state, event, payload)
+                touched[event.room] = state
+        for state in touched.values():  # each socket sends its share as one frame
+            state.flush()
 
     def _presence_soon(self, room: str) -> None:
         """People arriving together (a reconnect wave) cost one presence update, not one each."""
@@ -254,6 +338,7 @@ class Hub:
             log.exception("hub: reading presence of room %s failed", room)
             return
         self._fan_out(state, Event(PRESENCE, room), payload)
+        state.flush()
 
     def _fan_out(self, state: RoomState, event: Event, payload: Any) -> None:
         seq = event.seq if event.kind == POSTED else 0

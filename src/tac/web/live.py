@@ -63,10 +63,8 @@ async def run_until_closed(conn: Connection, reader: Coroutine[Any, Any, None]) 
 
 
 async def write_frames(conn: Connection) -> None:
-    # Quart's websocket.send() first yields to the loop (asyncio.sleep(0), one more task
-    # step per frame) and is reached through a context-local proxy. This writer already
-    # waits for work between frames, so it sends with the accepted socket's own sender.
+    # Quart's websocket.send() first yields to the loop (asyncio.sleep(0): the send could
+    # never complete at once) and is reached through a context-local proxy. The hub
+    # flushes from its own task, so the connection gets the accepted socket's own sender.
     socket = websocket._get_current_object()  # type: ignore[attr-defined]
-    send = getattr(socket, "_send", socket.send)
-    async for frame in conn.frames():
-        await send(frame)
+    await conn.write(getattr(socket, "_send", socket.send))

@@ -104,10 +104,12 @@ async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any
     try:
         await messages.post_message(chat(), user, room, body)
     except ChatError as e:
-        conn.push(("", 0, await composer_state(room, e, body)))
+        state = await composer_state(room, e, body)
     except Exception:  # MongoDB away, say: the draft stays, the socket too
         log.exception("posting to %s failed", room.slug)
         unsent = ChatError("Not sent: the server could not store it. Try again.")
-        conn.push(("", 0, await composer_state(room, unsent, body)))
+        state = await composer_state(room, unsent, body)
     else:
-        conn.push(("", 0, await composer_state(room, None)))
+        state = await composer_state(room, None)
+    conn.push(("", 0, state))
+    conn.flush()
