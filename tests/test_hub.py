@@ -255,3 +255,33 @@ async def test_a_busy_room_gets_the_coalesce_windows_messages_in_one_frame(app: 
     second = await end.next(1)
     await hub.stop()
     assert (first, second) == ("<m1/>", "<m2/><m3/>")
+
+
+async def test_a_posted_event_carries_its_message_and_costs_no_read(
+    app: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tac.chat.messages
+    from tac.chat.messages import posted
+
+    reads: list[list[str]] = []
+    real = tac.chat.messages.messages_by_ids
+
+    async def counting(ids: list[str]) -> dict[str, Message]:
+        reads.append(ids)
+        return await real(ids)
+
+    monkeypatch.setattr(tac.chat.messages, "messages_by_ids", counting)
+    hub, bus, messages = await _hub_with_messages(2, gap_seconds=5)
+    conn = Connection("u", "html", limit=10)
+    await hub.attach(conn, str(messages[0].room))
+    end = FarEnd(conn)
+    carried = posted(messages[0])
+    assert Event.decode(carried.encode()) == carried  # as it crosses Redis
+    await bus.publish(carried)
+    assert await end.next() == "<m1/>"
+    assert reads == []
+    bare = messages[1]  # published by an instance that does not carry messages
+    await bus.publish(Event(POSTED, str(bare.room), bare.seq, str(bare.id)))
+    assert await end.next() == "<m2/>"
+    await hub.stop()
+    assert reads == [[str(bare.id)]]

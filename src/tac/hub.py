@@ -22,7 +22,7 @@ from beanie import PydanticObjectId
 
 from tac.bus import Bus
 from tac.chat.events import POSTED, PRESENCE, Event
-from tac.chat.messages import messages_between, messages_by_ids
+from tac.chat.messages import messages_between, messages_of, posted
 from tac.metrics import DELIVERIES, DELIVERY_LATENCY, OPEN_SOCKETS, SLOW_CONSUMER_CLOSES
 
 log = logging.getLogger(__name__)
@@ -295,8 +295,7 @@ class Hub:
                 log.exception("hub: dispatching %d events failed", len(events))
 
     async def _dispatch(self, events: list[Event]) -> None:
-        ids = [e.message_id for e in events if e.message_id and e.room in self.rooms]
-        messages = await messages_by_ids(ids) if ids else {}
+        messages = await messages_of([e for e in events if e.room in self.rooms])
         touched: dict[str, RoomState] = {}
         for event in events:
             state = self.rooms.get(event.room)
@@ -385,4 +384,4 @@ class Hub:
             return
         for message in found:
             if message.seq not in state.seen:
-                self.deliver(Event(POSTED, room, message.seq, str(message.id)))
+                self.deliver(posted(message))

@@ -1,9 +1,10 @@
-"""What travels on the bus: small facts, never rendered HTML."""
+"""What travels on the bus: facts, never rendered HTML."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 POSTED = "message.posted"
 EDITED = "message.edited"
@@ -19,6 +20,8 @@ class Event:
     seq: int = 0
     message_id: str = ""
     user: str = ""
+    message: dict[str, Any] | None = None
+    """A posted message as stored (JSON), so that no instance has to read it back."""
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()

@@ -60,8 +60,19 @@ async def post_message(chat: Chat, author: User, room: Room, body: str) -> Messa
     )
     await message.insert()
     MESSAGES_POSTED.inc()
-    await chat.bus.publish(Event(POSTED, str(room.id), message.seq, str(message.id)))
+    await chat.bus.publish(posted(message))
     return message
+
+
+def posted(message: Message) -> Event:
+    """The event of a stored message; it carries the message to every instance's hub."""
+    return Event(
+        POSTED,
+        str(message.room),
+        message.seq,
+        str(message.id),
+        message=message.model_dump(mode="json"),
+    )
 
 
 async def history_before(room: Room, before: int, limit: int) -> list[Message]:
@@ -108,6 +119,15 @@ async def missed_since(chat: Chat, room: Room, since: int) -> list[Message]:
         if len(found) == top - low + 1 or asyncio.get_running_loop().time() > deadline:
             return found
         await asyncio.sleep(0.02)
+
+
+async def messages_of(events: list[Event]) -> dict[str, Message]:
+    """The messages of these events by id: those the events carry, the others read at once."""
+    found = {e.message_id: Message.model_validate(e.message) for e in events if e.message}
+    missing = [e.message_id for e in events if e.message_id and e.message_id not in found]
+    if missing:
+        found.update(await messages_by_ids(missing))
+    return found
 
 
 async def messages_by_ids(ids: list[str]) -> dict[str, Message]:

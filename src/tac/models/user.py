@@ -6,7 +6,9 @@ from pymongo import ASCENDING, IndexModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond, as MongoDB stores it: a document's times read back equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class User(Document):
