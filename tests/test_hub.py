@@ -10,7 +10,7 @@ from beanie import PydanticObjectId
 from tac.bus.local import LocalBus
 from tac.chat.events import POSTED, Event
 from tac.hub import Connection, Hub
-from tac.models import Message
+from tac.models import Message, StoredMessage
 
 
 class FarEnd:
@@ -176,7 +176,7 @@ async def test_sockets_arriving_together_in_a_new_room_all_get_its_messages(app:
 
 async def _hub_with_messages(
     count: int, gap_seconds: float, coalesce_seconds: float = 0.0
-) -> tuple[Hub, LocalBus, list[Message]]:
+) -> tuple[Hub, LocalBus, list[StoredMessage]]:
     from tac.chat.messages import latest
     from tests.chat.test_messages import room_with_messages
 
@@ -201,7 +201,7 @@ async def _hub_with_messages(
     return hub, bus, await latest(room, count)
 
 
-async def _publish(bus: LocalBus, *messages: Message) -> None:
+async def _publish(bus: LocalBus, *messages: StoredMessage) -> None:
     for m in messages:
         await bus.publish(Event(POSTED, str(m.room), m.seq, str(m.id)))
 
@@ -227,7 +227,7 @@ async def test_a_gap_that_fills_by_itself_costs_no_read(
     reads: list[tuple[int, int]] = []
     real = tac.hub.messages_between
 
-    async def counting(room: PydanticObjectId | None, low: int, high: int) -> list[Message]:
+    async def counting(room: PydanticObjectId | None, low: int, high: int) -> list[StoredMessage]:
         reads.append((low, high))
         return await real(room, low, high)
 
@@ -275,7 +275,9 @@ async def test_a_posted_event_carries_its_message_and_costs_no_read(
     conn = Connection("u", "html", limit=10)
     await hub.attach(conn, str(messages[0].room))
     end = FarEnd(conn)
-    carried = posted(messages[0])
+    stored = await Message.get(messages[0].id)  # the document post_message publishes
+    assert stored is not None
+    carried = posted(stored)
     assert Event.decode(carried.encode()) == carried  # as it crosses Redis
     await bus.publish(carried)
     assert await end.next() == "<m1/>"

@@ -12,7 +12,7 @@ from tac.chat.errors import Invalid, NotFound, RateLimited
 from tac.chat.events import POSTED, Event
 from tac.chat.rooms import require_member
 from tac.metrics import MESSAGES_POSTED
-from tac.models import Message, Room, User
+from tac.models import Message, Room, StoredMessage, User
 
 
 def check_body(chat: Chat, body: str) -> str:
@@ -75,36 +75,38 @@ def posted(message: Message) -> Event:
     )
 
 
-async def history_before(room: Room, before: int, limit: int) -> list[Message]:
+async def history_before(room: Room, before: int, limit: int) -> list[StoredMessage]:
     """Up to `limit` messages with seq in [before - limit, before), oldest first."""
     low = max(before - limit, 1)
     return await messages_between(room.id, low, before - 1)
 
 
-async def history_after(room: Room, after: int, limit: int) -> list[Message]:
+async def history_after(room: Room, after: int, limit: int) -> list[StoredMessage]:
     """Up to `limit` messages with seq in (after, after + limit], oldest first."""
     return await messages_between(room.id, after + 1, min(after + limit, room.last_seq))
 
 
-async def messages_between(room_id: PydanticObjectId | None, low: int, high: int) -> list[Message]:
+async def messages_between(
+    room_id: PydanticObjectId | None, low: int, high: int
+) -> list[StoredMessage]:
     """Messages with low <= seq <= high, oldest first: a range on the (room, seq) index."""
     if high < low:
         return []
     # One range on seq, not Beanie's {"$and": [..., {seq >= low}, {seq <= high}]}: the
     # embedded server walks the index for the first and scans for the second (measured:
     # 5 ms against 350 ms for a page of 50 in a room of 10,000; ops/bench/history.py).
-    # Read with PyMongo and built without validation (they were validated when written):
-    # Beanie's find and validation of a page took longer than the query itself.
+    # Read with PyMongo into plain records: Beanie's find and its documents cost more
+    # than the query itself.
     query = {"room": room_id, "seq": {"$gte": low, "$lte": high}}
     found = await Message.get_pymongo_collection().find(query).to_list()
-    return sorted((Message.model_construct(**doc) for doc in found), key=lambda m: m.seq)
+    return sorted((StoredMessage.from_bson(doc) for doc in found), key=lambda m: m.seq)
 
 
-async def latest(room: Room, limit: int) -> list[Message]:
+async def latest(room: Room, limit: int) -> list[StoredMessage]:
     return await history_before(room, room.last_seq + 1, limit)
 
 
-async def missed_since(chat: Chat, room: Room, since: int) -> list[Message]:
+async def missed_since(chat: Chat, room: Room, since: int) -> list[StoredMessage]:
     """Everything after `since`, without holes that may still fill.
 
     A seq is taken before its message is stored, so a fresh hole means a message is

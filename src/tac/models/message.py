@@ -1,4 +1,7 @@
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
@@ -21,3 +24,34 @@ class Message(Document):
     class Settings:
         name = "messages"
         indexes = [IndexModel([("room", ASCENDING), ("seq", ASCENDING)], unique=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as read back for display (history, catch-up, the API): the document's
+    fields without a Beanie document around them, which costs more to build than the read
+    (ops/bench/history.py). Validated when it was written."""
+
+    id: PydanticObjectId
+    room: PydanticObjectId
+    seq: int
+    author: PydanticObjectId
+    author_name: str
+    body: str
+    created_at: datetime
+    edited_at: datetime | None = None
+    deleted: bool = False
+
+    @classmethod
+    def from_bson(cls, doc: Mapping[str, Any]) -> "StoredMessage":
+        return cls(
+            id=doc["_id"],
+            room=doc["room"],
+            seq=doc["seq"],
+            author=doc["author"],
+            author_name=doc["author_name"],
+            body=doc["body"],
+            created_at=doc["created_at"],
+            edited_at=doc.get("edited_at"),
+            deleted=doc.get("deleted", False),
+        )

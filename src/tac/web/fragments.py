@@ -13,7 +13,7 @@ from tac.chat.errors import Invalid
 from tac.chat.events import Event
 from tac.chat.presence import RoomPresence
 from tac.hub import Render
-from tac.models import Message
+from tac.models import Message, StoredMessage
 from tac.web import settings
 from tac.web.auth import login_required
 
@@ -36,7 +36,7 @@ async def history(slug: str) -> ResponseReturnValue:
     )
 
 
-def message_json(message: Message) -> dict[str, Any]:
+def message_json(message: Message | StoredMessage) -> dict[str, Any]:
     return {
         "id": str(message.id),
         "room": str(message.room),

@@ -22,7 +22,7 @@ from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
 from tac.chat.events import POSTED
 from tac.hub import Connection
-from tac.models import Message, Room, User
+from tac.models import Room, StoredMessage, User
 from tac.web import chat, settings
 from tac.web.api import bp
 from tac.web.api.auth import bearer_secret, user_for_bearer
@@ -49,7 +49,7 @@ async def stream_user() -> User:
     return await user_for_bearer(bearer_secret("Bearer " + websocket.args.get("token", "")))
 
 
-def event_json(message: Message) -> str:
+def event_json(message: StoredMessage) -> str:
     """A missed message as the same event the hub renders for a live one."""
     event = {"type": POSTED, "room": str(message.room), "seq": message.seq}
     return json.dumps({**event, "message": message_json(message)}, separators=(",", ":"))
