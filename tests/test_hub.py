@@ -202,11 +202,26 @@ async def _hub_with_messages(
 
 
 async def _publish(bus: LocalBus, *messages: StoredMessage) -> None:
+    """As post_message publishes: the event carries the message."""
+    from tac.chat.messages import posted
+
     for m in messages:
-        await bus.publish(Event(POSTED, str(m.room), m.seq, str(m.id)))
+        await bus.publish(posted(m))
 
 
-async def test_a_lost_message_is_read_back_and_delivered_after_the_gap_delay(app: object) -> None:
+async def test_a_lost_message_is_read_back_and_delivered_after_the_gap_delay(
+    app: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tac.chat.messages
+
+    reads_by_id: list[list[str]] = []
+    real = tac.chat.messages.messages_by_ids
+
+    async def counting(ids: list[str]) -> dict[str, Message]:
+        reads_by_id.append(ids)
+        return await real(ids)
+
+    monkeypatch.setattr(tac.chat.messages, "messages_by_ids", counting)
     hub, bus, messages = await _hub_with_messages(3, gap_seconds=0.05)
     conn = Connection("u", "html", limit=10)
     await hub.attach(conn, str(messages[0].room))
@@ -217,6 +232,7 @@ async def test_a_lost_message_is_read_back_and_delivered_after_the_gap_delay(app
         got += await end.next()
     await hub.stop()
     assert got == "<m1/><m3/><m2/>"
+    assert reads_by_id == []  # the repair's range read is the only read
 
 
 async def test_a_gap_that_fills_by_itself_costs_no_read(

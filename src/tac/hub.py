@@ -22,7 +22,7 @@ from beanie import PydanticObjectId
 
 from tac.bus import Bus
 from tac.chat.events import POSTED, PRESENCE, Event
-from tac.chat.messages import messages_between, messages_of
+from tac.chat.messages import messages_between, messages_of, posted
 from tac.metrics import DELIVERIES, DELIVERY_LATENCY, OPEN_SOCKETS, SLOW_CONSUMER_CLOSES
 
 log = logging.getLogger(__name__)
@@ -384,4 +384,4 @@ class Hub:
             return
         for message in found:
             if message.seq not in state.seen:
-                self.deliver(Event(POSTED, room, message.seq, str(message.id)))  # read at once
+                self.deliver(posted(message))  # carried: not read a second time

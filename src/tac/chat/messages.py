@@ -64,15 +64,13 @@ async def post_message(chat: Chat, author: User, room: Room, body: str) -> Messa
     return message
 
 
-def posted(message: Message) -> Event:
+def posted(message: Message | StoredMessage) -> Event:
     """The event of a stored message; it carries the message to every instance's hub."""
-    return Event(
-        POSTED,
-        str(message.room),
-        message.seq,
-        str(message.id),
-        message=message.model_dump(mode="json"),
-    )
+    if isinstance(message, StoredMessage):
+        carried = message.as_json()
+    else:
+        carried = message.model_dump(mode="json")
+    return Event(POSTED, str(message.room), message.seq, str(message.id), message=carried)
 
 
 async def history_before(room: Room, before: int, limit: int) -> list[StoredMessage]:

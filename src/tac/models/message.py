@@ -55,3 +55,17 @@ class StoredMessage:
             edited_at=doc.get("edited_at"),
             deleted=doc.get("deleted", False),
         )
+
+    def as_json(self) -> dict[str, Any]:
+        """The same shape as `Message.model_dump(mode="json")`."""
+        return {
+            "id": str(self.id),
+            "room": str(self.room),
+            "seq": self.seq,
+            "author": str(self.author),
+            "author_name": self.author_name,
+            "body": self.body,
+            "created_at": self.created_at.isoformat(),
+            "edited_at": self.edited_at.isoformat() if self.edited_at else None,
+            "deleted": self.deleted,
+        }
