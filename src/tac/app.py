@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from functools import partial
 
-from pymongo import AsyncMongoClient
 from quart import Quart
 
 from tac import db
@@ -17,30 +15,18 @@ from tac.bus import Bus
 from tac.bus.local import LocalBus
 from tac.bus.redis import RedisBus, redis_client
 from tac.chat import Chat
-from tac.chat.presence import (
-    LocalPresenceStore,
-    Presence,
-    PresenceStore,
-    RoomPresence,
-    room_presence,
-)
+from tac.chat.messages import messages_from, room_top
+from tac.chat.presence import LocalPresenceStore, Presence, PresenceStore, presence_of_room
 from tac.chat.ratelimit import LocalRateLimiter, RateLimiter
-from tac.chat.rooms import ensure_general, room_by_id
+from tac.chat.rooms import ensure_general
 from tac.hub import Hub
 from tac.redis_stores import RedisPresenceStore, RedisRateLimiter
+from tac.runtime import Runtime
 from tac.settings import Settings
+from tac.web import register_web
+from tac.web.pushes import make_renderer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """What one running instance holds; created at startup, closed at shutdown."""
-
-    settings: Settings
-    chat: Chat
-    hub: Hub
-    mongo: AsyncMongoClient[dict[str, Any]]
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -64,8 +50,6 @@ async def close_sockets_for_restart(app: Quart) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Quart:
-    from tac.web import register_web
-
     settings = settings or Settings()
     app = Quart(__name__)
     app.config.update(
@@ -94,8 +78,6 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 async def start_runtime(app: Quart, settings: Settings) -> Runtime:
-    from tac.web.fragments import make_renderer
-
     if not settings.mongo_url:
         raise RuntimeError("TAC_MONGO_URL is unset: start Tac with `tac run`, which embeds one.")
     mongo = await db.connect(settings.mongo_url, settings.mongo_db)
@@ -103,18 +85,12 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
     bus = make_bus(settings)
     chat = make_chat(settings, bus)
 
-    async def room_top(room: str) -> int:
-        return (await room_by_id(room)).last_seq
-
-    async def load_presence(room: str) -> RoomPresence:
-        found = await room_by_id(room)
-        return await room_presence(chat.presence, found, settings.presence_list_max)
-
     hub = Hub(
         bus,
         make_renderer(app),
-        room_top,
-        load_presence,
+        room_top=room_top,
+        read_messages=messages_from,
+        load_presence=partial(presence_of_room, chat.presence, settings.presence_list_max),
         gap_repair_seconds=settings.gap_repair_seconds,
         presence_debounce_seconds=settings.presence_debounce_seconds,
         coalesce_seconds=settings.ws_coalesce_seconds,

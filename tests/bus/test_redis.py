@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tac.bus.redis import RedisBus, redis_client
-from tac.chat.events import POSTED, Event
+from tac.events import POSTED, Event
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -57,17 +57,17 @@ async def test_an_event_published_on_one_instance_reaches_a_subscriber_of_its_ro
 ) -> None:
     a, b, inbox = buses
     await b.subscribe("room1")
-    await a.publish(Event(POSTED, "room2", 1, "x"))  # nobody on b listens to room2
-    await a.publish(Event(POSTED, "room1", 1, "m1"))
+    await a.publish(Event(POSTED, "room2", 1, user="x"))  # nobody on b listens to room2
+    await a.publish(Event(POSTED, "room1", 1, user="m1"))
     events = await inbox.wait_for(1)
-    assert events == [Event(POSTED, "room1", 1, "m1")]
+    assert events == [Event(POSTED, "room1", 1, user="m1")]
 
 
 async def test_after_unsubscribe_nothing_arrives(buses: tuple[RedisBus, RedisBus, Inbox]) -> None:
     a, b, inbox = buses
     await b.subscribe("room1")
     await b.unsubscribe("room1")
-    await a.publish(Event(POSTED, "room1", 1, "m1"))
+    await a.publish(Event(POSTED, "room1", 1, user="m1"))
     await asyncio.sleep(0.3)
     assert inbox.events == []
 
@@ -82,7 +82,7 @@ async def test_a_cut_connection_comes_back_resubscribed_and_asks_for_repair(
         while inbox.repairs == 0 or not b.connected.is_set():
             await asyncio.sleep(0.05)
     assert b.reconnects == 1
-    await a.publish(Event(POSTED, "room1", 2, "m2"))
+    await a.publish(Event(POSTED, "room1", 2, user="m2"))
     events = await inbox.wait_for(1)
     assert events[-1].seq == 2
 
@@ -111,13 +111,13 @@ async def test_rooms_spread_over_shards_each_reach_their_subscriber(
     for room in rooms:
         await b.subscribe(room)
     for room in rooms:
-        await a.publish(Event(POSTED, room, 1, room))
+        await a.publish(Event(POSTED, room, 1, user=room))
     events = await inbox.wait_for(len(rooms))
     assert sorted(e.room for e in events) == sorted(rooms)
 
 
 async def test_publish_with_redis_unreachable_does_not_raise() -> None:
     bus = RedisBus("redis://127.0.0.1:1/0", "tac-test-down")
-    await bus.publish(Event(POSTED, "room1", 1, "m1"))
+    await bus.publish(Event(POSTED, "room1", 1, user="m1"))
     assert not await bus.ping()
     await bus.stop()

@@ -6,7 +6,8 @@ import asyncio
 import re
 from typing import Any
 
-from tac.models import Message, Room
+from tac.models import Room
+from tests.chat.test_messages import stored_in
 from tests.conftest import Person, hello, quiet_for, receive_until
 
 ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)">')
@@ -84,7 +85,7 @@ async def test_empty_and_overlong_bodies_are_refused_and_not_stored(person_facto
         frames = await receive_until(a, lambda t: "y" * 4000 in t)
     room = await Room.find_one(Room.slug == slug)
     assert room is not None
-    stored = await Message.find(Message.room == room.id).to_list()
+    stored = await stored_in(room)
     assert [len(m.body) for m in stored] == [4000]
 
 

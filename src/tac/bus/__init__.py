@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from tac.chat.events import Event
+from tac.events import Event
 
 Deliver = Callable[[Event], None]
 """Called for each event of a subscribed room, in the order the bus received them."""

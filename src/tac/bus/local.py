@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tac.bus import Deliver, Repair
-from tac.chat.events import Event
+from tac.events import Event
 
 
 class LocalBus:

@@ -24,7 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from tac.bus import Deliver, Repair
-from tac.chat.events import Event
+from tac.events import Event
 from tac.metrics import BUS_RECONNECTS
 
 log = logging.getLogger(__name__)

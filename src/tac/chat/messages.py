@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from beanie import PydanticObjectId
+from bson import ObjectId
 from pymongo import ReturnDocument
 
 from tac.chat import Chat
 from tac.chat.errors import Invalid, NotFound, RateLimited
-from tac.chat.events import POSTED, Event
-from tac.chat.rooms import require_member
+from tac.chat.rooms import require_member, room_by_id
+from tac.events import posted
 from tac.metrics import MESSAGES_POSTED
-from tac.models import Message, Room, StoredMessage, User
+from tac.models import Message, Room, User, messages_collection
 
 
 def check_body(chat: Chat, body: str) -> str:
@@ -58,35 +58,24 @@ async def post_message(chat: Chat, author: User, room: Room, body: str) -> Messa
         author_name=author.display_name,
         body=body,
     )
-    await message.insert()
+    await messages_collection().insert_one(message.to_bson())
     MESSAGES_POSTED.inc()
     await chat.bus.publish(posted(message))
     return message
 
 
-def posted(message: Message | StoredMessage) -> Event:
-    """The event of a stored message; it carries the message to every instance's hub."""
-    if isinstance(message, StoredMessage):
-        carried = message.as_json()
-    else:
-        carried = message.model_dump(mode="json")
-    return Event(POSTED, str(message.room), message.seq, str(message.id), message=carried)
-
-
-async def history_before(room: Room, before: int, limit: int) -> list[StoredMessage]:
+async def history_before(room: Room, before: int, limit: int) -> list[Message]:
     """Up to `limit` messages with seq in [before - limit, before), oldest first."""
     low = max(before - limit, 1)
     return await messages_between(room.id, low, before - 1)
 
 
-async def history_after(room: Room, after: int, limit: int) -> list[StoredMessage]:
+async def history_after(room: Room, after: int, limit: int) -> list[Message]:
     """Up to `limit` messages with seq in (after, after + limit], oldest first."""
     return await messages_between(room.id, after + 1, min(after + limit, room.last_seq))
 
 
-async def messages_between(
-    room_id: PydanticObjectId | None, low: int, high: int
-) -> list[StoredMessage]:
+async def messages_between(room_id: ObjectId | None, low: int, high: int) -> list[Message]:
     """Messages with low <= seq <= high, oldest first: a range on the (room, seq) index."""
     if high < low:
         return []
@@ -96,15 +85,15 @@ async def messages_between(
     # Read with PyMongo into plain records: Beanie's find and its documents cost more
     # than the query itself.
     query = {"room": room_id, "seq": {"$gte": low, "$lte": high}}
-    found = await Message.get_pymongo_collection().find(query).to_list()
-    return sorted((StoredMessage.from_bson(doc) for doc in found), key=lambda m: m.seq)
+    found = await messages_collection().find(query).to_list()
+    return sorted((Message.from_bson(doc) for doc in found), key=lambda m: m.seq)
 
 
-async def latest(room: Room, limit: int) -> list[StoredMessage]:
+async def latest(room: Room, limit: int) -> list[Message]:
     return await history_before(room, room.last_seq + 1, limit)
 
 
-async def missed_since(chat: Chat, room: Room, since: int) -> list[StoredMessage]:
+async def missed_since(chat: Chat, room: Room, since: int) -> list[Message]:
     """Everything after `since`, without holes that may still fill.
 
     A seq is taken before its message is stored, so a fresh hole means a message is
@@ -124,15 +113,14 @@ async def missed_since(chat: Chat, room: Room, since: int) -> list[StoredMessage
         await asyncio.sleep(0.02)
 
 
-async def messages_of(events: list[Event]) -> dict[str, Message]:
-    """The messages of these events by id: those the events carry, the others read at once."""
-    found = {e.message_id: Message.model_validate(e.message) for e in events if e.message}
-    missing = [e.message_id for e in events if e.message_id and e.message_id not in found]
-    if missing:
-        found.update(await messages_by_ids(missing))
-    return found
+async def messages_from(room_id: str, low: int, high: int | None = None) -> list[Message]:
+    """Messages low..high of the room with this id (high None: up to its newest); what the
+    hub reads when the bus lost events."""
+    if high is None:
+        high = (await room_by_id(room_id)).last_seq
+    return await messages_between(ObjectId(room_id), low, high)
 
 
-async def messages_by_ids(ids: list[str]) -> dict[str, Message]:
-    found = await Message.find({"_id": {"$in": [PydanticObjectId(i) for i in ids]}}).to_list()
-    return {str(m.id): m for m in found}
+async def room_top(room_id: str) -> int:
+    """The newest seq of the room with this id."""
+    return (await room_by_id(room_id)).last_seq

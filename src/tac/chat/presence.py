@@ -14,15 +14,13 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from beanie import PydanticObjectId
 
-from tac.chat.events import PRESENCE, Event
+from tac.bus import Bus
+from tac.events import PRESENCE, Event
 from tac.models import Membership, Room, User
-
-if TYPE_CHECKING:
-    from tac.bus import Bus
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +157,11 @@ async def room_presence(presence: Presence, room: Room, list_max: int) -> RoomPr
     shown = await User.find({"_id": {"$in": ids}}).sort(User.username_key).to_list()
     count = await Membership.find(Membership.room == room.id).count()
     return RoomPresence(room, count, online, shown)
+
+
+async def presence_of_room(presence: Presence, list_max: int, room_id: str) -> RoomPresence:
+    """`room_presence` of the room with this id: what the hub pushes when presence changes."""
+    room = await Room.get(PydanticObjectId(room_id))
+    if room is None:
+        raise LookupError(f"no room {room_id}")
+    return await room_presence(presence, room, list_max)

@@ -1,13 +1,22 @@
-"""Beanie documents: what Tac stores in MongoDB."""
+"""What Tac stores in MongoDB: Beanie documents, and the message record."""
 
 from beanie import Document
 
 from tac.models.membership import Membership
-from tac.models.message import Message, StoredMessage
+from tac.models.message import Message, MessageCollection, messages_collection
 from tac.models.room import Room
 from tac.models.token import ApiToken
 from tac.models.user import User
 
-DOCUMENTS: list[type[Document]] = [User, Room, Membership, Message, ApiToken]
+DOCUMENTS: list[type[Document]] = [User, Room, Membership, MessageCollection, ApiToken]
 
-__all__ = ["DOCUMENTS", "ApiToken", "Membership", "Message", "Room", "StoredMessage", "User"]
+__all__ = [
+    "DOCUMENTS",
+    "ApiToken",
+    "Membership",
+    "Message",
+    "MessageCollection",
+    "Room",
+    "User",
+    "messages_collection",
+]

@@ -1,71 +1,97 @@
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+"""A message: one record that is stored, carried on the bus, rendered and serialized.
 
-from beanie import Document, PydanticObjectId
-from pydantic import Field
+`Message` is the truth. It converts itself to and from what MongoDB stores (`to_bson`,
+`from_bson`) and what the bus carries (`to_bus`, `from_bus`); the HTML is the partial
+`templates/partials/message.html` and the API's JSON is `web/api/serialize.py`. All four
+conversions follow the dataclass's fields, so a new field is one change here (plus the
+API's documented schema, which a test keeps in step).
+
+It is a plain dataclass, not a Beanie document: building a Beanie (pydantic) document
+costs more than reading it (ops/bench/history.py). `MessageCollection` only tells Beanie
+the collection's name and indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import datetime
+from typing import Any, get_type_hints
+
+from beanie import Document
+from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
 from tac.models.user import utcnow
 
 
-class Message(Document):
-    room: PydanticObjectId
+@dataclass(frozen=True, slots=True)
+class Message:
+    room: ObjectId
     seq: int
-    author: PydanticObjectId
+    author: ObjectId
     author_name: str
     """The author's display name when posted, so rendering needs no second query."""
     body: str
-    created_at: datetime = Field(default_factory=utcnow)
+    id: ObjectId = field(default_factory=ObjectId)
+    """Made by the poster, so storing it is one insert with nothing to read back."""
+    created_at: datetime = field(default_factory=utcnow)
     edited_at: datetime | None = None
     deleted: bool = False
+
+    def to_bson(self) -> dict[str, Any]:
+        return {key: getattr(self, name) for key, name in zip(_BSON_KEYS, _NAMES, strict=True)}
+
+    @classmethod
+    def from_bson(cls, doc: Mapping[str, Any]) -> Message:
+        """Validated when it was written: taken as it is stored (a field added later
+        takes its default in older documents)."""
+        return cls(*map(doc.get, _BSON_KEYS, _DEFAULTS))
+
+    def to_bus(self) -> dict[str, Any]:
+        """JSON-ready: ids as hex, times as ISO 8601."""
+        return {name: _encode(getattr(self, name)) for name in _NAMES}
+
+    @classmethod
+    def from_bus(cls, data: Mapping[str, Any]) -> Message:
+        return cls(*(decode(data.get(n, d)) for n, d, decode in _BUS_FIELDS))
+
+
+class MessageCollection(Document):
+    """Beanie's view of the messages: the collection's name and its indexes."""
 
     class Settings:
         name = "messages"
         indexes = [IndexModel([("room", ASCENDING), ("seq", ASCENDING)], unique=True)]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message as read back for display (history, catch-up, the API): the document's
-    fields without a Beanie document around them, which costs more to build than the read
-    (ops/bench/history.py). Validated when it was written."""
+def messages_collection() -> Any:
+    """PyMongo's collection of the messages (Beanie binds it at startup)."""
+    return MessageCollection.get_pymongo_collection()
 
-    id: PydanticObjectId
-    room: PydanticObjectId
-    seq: int
-    author: PydanticObjectId
-    author_name: str
-    body: str
-    created_at: datetime
-    edited_at: datetime | None = None
-    deleted: bool = False
 
-    @classmethod
-    def from_bson(cls, doc: Mapping[str, Any]) -> "StoredMessage":
-        return cls(
-            id=doc["_id"],
-            room=doc["room"],
-            seq=doc["seq"],
-            author=doc["author"],
-            author_name=doc["author_name"],
-            body=doc["body"],
-            created_at=doc["created_at"],
-            edited_at=doc.get("edited_at"),
-            deleted=doc.get("deleted", False),
-        )
+def _encode(value: Any) -> Any:
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
-    def as_json(self) -> dict[str, Any]:
-        """The same shape as `Message.model_dump(mode="json")`."""
-        return {
-            "id": str(self.id),
-            "room": str(self.room),
-            "seq": self.seq,
-            "author": str(self.author),
-            "author_name": self.author_name,
-            "body": self.body,
-            "created_at": self.created_at.isoformat(),
-            "edited_at": self.edited_at.isoformat() if self.edited_at else None,
-            "deleted": self.deleted,
-        }
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _decoder(hint: Any) -> Any:
+    if hint in (ObjectId, ObjectId | None):
+        return lambda v: None if v is None else ObjectId(v)
+    if hint in (datetime, datetime | None):
+        return lambda v: None if v is None else datetime.fromisoformat(v)
+    return _same
+
+
+_NAMES = tuple(f.name for f in fields(Message))
+_BSON_KEYS = tuple("_id" if name == "id" else name for name in _NAMES)
+_DEFAULTS = tuple(None if f.default is MISSING else f.default for f in fields(Message))
+_HINTS = get_type_hints(Message)
+_BUS_FIELDS = tuple((n, d, _decoder(_HINTS[n])) for n, d in zip(_NAMES, _DEFAULTS, strict=True))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from quart import Quart, current_app
 
-if TYPE_CHECKING:
-    from tac.app import Runtime
-    from tac.chat import Chat
-    from tac.hub import Hub
-    from tac.settings import Settings
+from tac.chat import Chat
+from tac.hub import Hub
+from tac.runtime import Runtime
+from tac.settings import Settings
 
 
 def runtime() -> Runtime:

@@ -17,7 +17,7 @@ from quart import Blueprint, abort, render_template, websocket
 from tac.chat import messages, rooms
 from tac.chat.errors import ChatError
 from tac.hub import Connection
-from tac.models import Room, StoredMessage, User
+from tac.models import Message, Room, User
 from tac.web import chat, settings
 from tac.web.auth import current_user
 from tac.web.live import attached, run_until_closed
@@ -40,7 +40,7 @@ def parse_frame(data: str | bytes) -> dict[str, Any]:
     return frame if isinstance(frame, dict) else {}
 
 
-async def pending_fragment(room: Room, missed: list[StoredMessage]) -> str:
+async def pending_fragment(room: Room, missed: list[Message]) -> str:
     return await render_template("partials/messages_push.html", room=room, messages=missed)
 
 

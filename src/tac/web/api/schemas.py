@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from tac.models import ApiToken, Message, Room, StoredMessage, User
-from tac.web.fragments import message_json
+from tac.models import ApiToken, Message, Room, User
+from tac.web.api.serialize import message_json
 
 SEQ_MAX = 2**62
 """Sequence numbers and page sizes above this are refused before they reach MongoDB."""
@@ -177,7 +177,7 @@ class MessageOut(BaseModel):
     deleted: bool
 
     @classmethod
-    def of(cls, message: Message | StoredMessage) -> MessageOut:
+    def of(cls, message: Message) -> MessageOut:
         # The stream's events carry message_json: one shape for both, by construction.
         return cls.model_validate(message_json(message))
 

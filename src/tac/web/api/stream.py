@@ -20,14 +20,13 @@ from quart import websocket
 
 from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
-from tac.chat.events import POSTED
 from tac.hub import Connection
-from tac.models import Room, StoredMessage, User
+from tac.models import Room, User
 from tac.web import chat, settings
 from tac.web.api import bp
 from tac.web.api.auth import bearer_secret, user_for_bearer
 from tac.web.api.schemas import SEQ_MAX
-from tac.web.fragments import message_json
+from tac.web.api.serialize import posted_event
 from tac.web.live import attached, run_until_closed
 
 
@@ -47,12 +46,6 @@ async def stream_user() -> User:
     if authorization is not None:
         return await user_for_bearer(bearer_secret(authorization))
     return await user_for_bearer(bearer_secret("Bearer " + websocket.args.get("token", "")))
-
-
-def event_json(message: StoredMessage) -> str:
-    """A missed message as the same event the hub renders for a live one."""
-    event = {"type": POSTED, "room": str(message.room), "seq": message.seq}
-    return json.dumps({**event, "message": message_json(message)}, separators=(",", ":"))
 
 
 @bp.websocket("/stream")
@@ -84,7 +77,7 @@ async def _catch_up(conn: Connection, joined: list[Room], since: dict[str, int])
             missed[-1].seq if missed else min(since[room.slug], room.last_seq)
         )
         for start in range(0, len(missed), batch):
-            await websocket.send("\n".join(event_json(m) for m in missed[start : start + batch]))
+            await websocket.send("\n".join(posted_event(m) for m in missed[start : start + batch]))
 
 
 async def _drain() -> None:
