@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from tac.bus.local import LocalBus
-from tac.events import Event, posted
+from tac.events import Event, left, posted, session_ended
 from tac.hub import Connection, Hub
 from tests.hub.fakes import FarEnd, Room, no_presence
 
@@ -178,3 +178,36 @@ async def test_the_last_socket_leaving_a_room_unsubscribes_this_instance() -> No
     await publish(bus, room, 1)  # nobody listens: the bus does not hand it over
     await hub.stop()
     assert room.key not in hub.rooms and conn.pending == [] and not hub.connections
+
+
+async def test_a_member_who_left_stops_receiving_on_member_only_sockets() -> None:
+    room = Room(2)
+    hub, bus = await started_hub(room)
+    stream = Connection("bob", "json", limit=10, member_only=True)
+    page = Connection("bob", "html", limit=10)  # a public room's page: a visitor may read
+    for conn in (stream, page):
+        await hub.attach(conn, room.key)
+    await bus.publish(left(room.key, "bob"))
+    await publish(bus, room, 1)
+    page_end = FarEnd(page)
+    assert await page_end.next() == "<m1/>"
+    await hub.stop()
+    assert stream.pending == [] and room.key not in stream.rooms
+
+
+async def test_an_ended_session_closes_its_sockets_and_no_others() -> None:
+    room = Room(0)
+    hub, bus = await started_hub(room)
+    ended = Connection("ann", "html", limit=10, session="s1")
+    other_tab = Connection("ann", "html", limit=10, session="s2")
+    someone = Connection("bob", "html", limit=10, session="s1")
+    for conn in (ended, other_tab, someone):
+        await hub.attach(conn, room.key)
+    await bus.publish(session_ended("ann", "s1"))
+    await asyncio.wait_for(ended.closing.wait(), 2)
+    assert ended.close_code == 1008
+    assert not other_tab.closing.is_set() and not someone.closing.is_set()
+    await bus.publish(session_ended("ann"))  # every session of ann's
+    await asyncio.wait_for(other_tab.closing.wait(), 2)
+    await hub.stop()
+    assert not someone.closing.is_set()

@@ -188,3 +188,27 @@ async def test_a_since_beyond_the_room_still_gets_live_messages(
                 events = [json.loads(line) for line in (await ws.recv()).splitlines()]
                 if any(e.get("message", {}).get("body") == "after a big claim" for e in events):
                     break
+
+
+async def test_leaving_a_room_stops_its_events_on_an_open_stream_at_once(api: ApiUsers) -> None:
+    alice, bob = await api.new(), await api.new()
+    room, other = await alice.new_room(), await alice.new_room()
+    for slug in (room["slug"], other["slug"]):
+        assert (await bob.http.post(f"/rooms/{slug}/join")).status_code in (200, 201, 204)
+    async with bob.stream() as ws:
+        await ready(ws)
+        await alice.post(room["slug"], "while bob is in")
+        assert await posted_until(ws, room["id"], 1) == [1]
+        left = await bob.http.post(f"/rooms/{room['slug']}/leave")
+        assert left.status_code in (200, 204), left.text
+        await alice.post(room["slug"], "after bob left")
+        await alice.post(other["slug"], "a marker in a room bob is still in")
+        seen: list[tuple[str, int]] = []
+        async with asyncio.timeout(10):
+            while (other["id"], 1) not in seen:
+                seen += [
+                    (e["room"], e["seq"])
+                    for e in events(await ws.recv())
+                    if e["type"] == "message.posted"
+                ]
+        assert seen == [(other["id"], 1)]  # nothing of the room bob left

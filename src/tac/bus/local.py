@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tac.bus import Deliver, Repair
-from tac.events import Event
+from tac.events import CONTROL, Event
 
 
 class LocalBus:
     def __init__(self) -> None:
         self.reconnects = 0
-        self._rooms: set[str] = set()
+        self._rooms: set[str] = {CONTROL}
         self._deliver: Deliver | None = None
 
     async def start(self, deliver: Deliver, repair: Repair) -> None:

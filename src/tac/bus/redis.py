@@ -24,13 +24,13 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from tac.bus import Deliver, Repair
-from tac.events import Event
+from tac.events import CONTROL, Event
 from tac.metrics import BUS_RECONNECTS
 
 log = logging.getLogger(__name__)
 
-CONTROL = "control"
-"""Always subscribed, so the connection has a subscription before any room has one."""
+# CONTROL is always subscribed: every instance hears it, and the connection has a
+# subscription before any room has one.
 
 
 def redis_client(url: str, cluster: bool, **options: Any) -> Any:

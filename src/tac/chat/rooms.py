@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotAllowed, NotFound
+from tac.events import left
 from tac.models import Membership, Room, User
 
 GENERAL = "general"
@@ -84,8 +85,11 @@ async def join_room(user: User, room: Room) -> Membership:
         return found
 
 
-async def leave_room(user: User, room: Room) -> None:
+async def leave_room(chat: Chat, user: User, room: Room) -> None:
+    """End the membership; the user's member-only sockets (API streams) stop receiving the
+    room at once, on every instance."""
     await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+    await chat.bus.publish(left(str(room.id), str(user.id)))
 
 
 async def membership_of(user: User, room: Room) -> Membership | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tac.bus import Bus
-from tac.events import POSTED, PRESENCE, Event
+from tac.events import CONTROL, LEFT, POSTED, PRESENCE, SESSION_ENDED, Event
 from tac.hub.coalescer import Coalescer
 from tac.hub.connection import Connection, Item, Send
 from tac.hub.debounce import Debounce
@@ -117,17 +117,26 @@ class Hub:
         if conn in self.connections:
             self.connections.discard(conn)
             OPEN_SOCKETS.dec()
-        for room in conn.rooms:
-            sockets = self.rooms.get(room)
-            if sockets is None:
-                continue
-            sockets.by_fmt.get(conn.fmt, set()).discard(conn)
-            if not any(sockets.by_fmt.values()):
-                del self.rooms[room]
-                async with self._joining:
-                    if room not in self.rooms:  # nobody came back while we waited
-                        await self.bus.unsubscribe(room)
-        conn.rooms.clear()
+        for room in list(conn.rooms):
+            if self._remove(conn, room):
+                await self._unsubscribe(room)
+
+    def _remove(self, conn: Connection, room: str) -> bool:
+        """Take `conn` out of `room`; True when it was the room's last socket here."""
+        conn.rooms.discard(room)
+        sockets = self.rooms.get(room)
+        if sockets is None:
+            return False
+        sockets.by_fmt.get(conn.fmt, set()).discard(conn)
+        if any(sockets.by_fmt.values()):
+            return False
+        del self.rooms[room]
+        return True
+
+    async def _unsubscribe(self, room: str) -> None:
+        async with self._joining:
+            if room not in self.rooms:  # nobody came back while we waited
+                await self.bus.unsubscribe(room)
 
     def close_all(self, code: int) -> None:
         for conn in list(self.connections):
@@ -157,11 +166,17 @@ class Hub:
     def _dispatch(self, events: list[Event]) -> None:
         touched: dict[str, RoomSockets] = {}
         for event in events:
+            if event.room == CONTROL:
+                self._control(event)
+                continue
             sockets = self.rooms.get(event.room)
             if sockets is None:
                 continue
             if event.kind == PRESENCE:
                 self._presence.soon(event.room)
+                continue
+            if event.kind == LEFT:
+                self._member_left(sockets, event.room, event.user)
                 continue
             if event.kind != POSTED or event.message is None:
                 continue
@@ -174,6 +189,23 @@ class Hub:
             touched[event.room] = sockets
         for sockets in touched.values():  # each socket sends its share as one frame
             sockets.flush()
+
+    def _control(self, event: Event) -> None:
+        if event.kind == SESSION_ENDED:
+            for conn in list(self.connections):
+                if conn.user == event.user and event.session in ("", conn.session):
+                    conn.close(1008)  # policy: not reopened by htmx; the page asks to sign in
+
+    def _member_left(self, sockets: RoomSockets, room: str, user: str) -> None:
+        """The user's member-only sockets stop receiving the room at once."""
+        leaving = [
+            conn
+            for conns in sockets.by_fmt.values()
+            for conn in conns
+            if conn.user == user and conn.member_only
+        ]
+        if any([self._remove(conn, room) for conn in leaving]):
+            self._tasks.spawn(self._unsubscribe(room), f"unsubscribe:{room}")
 
     async def _push_presence(self, room: str) -> None:
         sockets = self.rooms.get(room)

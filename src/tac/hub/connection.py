@@ -33,12 +33,19 @@ class Connection:
     """
 
     __slots__ = (
-        "catchup", "close_code", "closing", "fmt", "joiner", "limit", "pending", "rooms",
-        "send", "stalled", "user", "wake",
+        "catchup", "close_code", "closing", "fmt", "joiner", "limit", "member_only",
+        "pending", "rooms", "send", "session", "stalled", "user", "wake",
     )  # fmt: skip
 
-    def __init__(self, user: str, fmt: str, limit: int) -> None:
+    def __init__(
+        self, user: str, fmt: str, limit: int, *, session: str = "", member_only: bool = False
+    ) -> None:
         self.user = user
+        self.session = session
+        """The sign-in session the socket was opened in: ending it closes the socket."""
+        self.member_only = member_only
+        """Receives a room only while its user is a member (the API stream); a page's
+        socket may read a public room as a visitor."""
         self.fmt = fmt
         self.joiner = "\n" if fmt == "json" else ""
         """HTML fragments concatenate into one frame; JSON events go one per line."""

@@ -75,7 +75,7 @@ async def join(slug: str) -> ResponseReturnValue:
 @bp.post("/rooms/<slug>/leave")
 @login_required
 async def leave(slug: str) -> ResponseReturnValue:
-    await rooms.leave_room(await me(), await rooms.room_by_slug(slug))
+    await rooms.leave_room(chat(), await me(), await rooms.room_by_slug(slug))
     return redirect(url_for("pages.rooms_directory"))
 
 

@@ -65,7 +65,7 @@ async def leave_room(slug: str) -> RoomOut:
     user = await api_user()
     room = await rooms.room_by_slug(slug)
     await rooms.require_member(user, room)
-    await rooms.leave_room(user, room)
+    await rooms.leave_room(chat(), user, room)
     return RoomOut.of(room, joined=False)
 
 

@@ -54,7 +54,7 @@ async def stream() -> None:
     user = await stream_user()
     since = parse_since(websocket.args.get("since", ""))
     await websocket.accept()
-    conn = Connection(str(user.id), "json", settings().ws_send_queue_max)
+    conn = Connection(str(user.id), "json", settings().ws_send_queue_max, member_only=True)
     joined = await rooms.rooms_of(user)
     async with attached(conn, [str(room.id) for room in joined]):
         await _catch_up(conn, joined, since)
