@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     carries every message of the window (fewer, fuller frames). A quiet room is not delayed."""
     gap_repair_seconds: float = 1.0
     """How long the hub waits for a missing seq before reading it from MongoDB."""
+    seq_abandoned_seconds: float = 30.0
+    """A seq taken this long ago whose message is not stored belongs to a post that failed:
+    catch-ups neither wait for it nor stop at it."""
 
     # Presence
     presence_ttl_seconds: float = 30.0

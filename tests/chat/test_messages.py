@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
+from datetime import datetime, timedelta
 from typing import Any
+
+from bson import ObjectId
 
 from tac.chat import messages
 from tac.chat.rooms import slugify
 from tac.models import Message, Room, User, messages_collection
+from tac.models.user import utcnow
 from tests.conftest import Person, unique
 
 ARTICLE_SEQ = re.compile(r'data-seq="(\d+)"')
@@ -84,8 +90,67 @@ async def test_missed_since_returns_what_follows(app: Any) -> None:
         chat = runtime().chat
     room = await room_with_messages(10)
     missed = await messages.missed_since(chat, room, 6)
-    assert [m.seq for m in missed] == [7, 8, 9, 10]
-    assert await messages.missed_since(chat, room, 10) == []
+    assert [m.seq for m in missed.messages] == [7, 8, 9, 10]
+    assert missed.mark == 10
+    assert (await messages.missed_since(chat, room, 10)).messages == []
+
+
+async def test_the_catch_up_mark_stops_below_a_seq_still_on_its_way(app: Any) -> None:
+    """Seq 4 was taken but its message is not stored yet: the catch-up sends 5 and 6, but
+    the mark stays at 3, so the live event of 4 is still delivered when it comes."""
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = runtime().chat
+    room = await room_with_messages(6)
+    await messages_collection().delete_one({"room": room.id, "seq": 4})
+    await room.set({Room.last_seq_at: utcnow()})  # seq 6 was just taken
+    fast = dataclasses.replace(
+        chat, settings=chat.settings.model_copy(update={"gap_repair_seconds": 0.05})
+    )
+    caught = await messages.missed_since(fast, room, 1)
+    assert [m.seq for m in caught.messages] == [2, 3, 5, 6]
+    assert caught.mark == 3 and caught.sent == {2, 3, 5, 6}
+
+
+async def test_a_seq_abandoned_long_ago_neither_holds_the_mark_nor_makes_it_wait(
+    app: Any,
+) -> None:
+    """A post that failed after taking its seq leaves a hole for good: catch-ups pass it."""
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = runtime().chat
+    room = await room_with_messages(6)  # stored "now"
+    await messages_collection().delete_one({"room": room.id, "seq": 4})
+    settled = dataclasses.replace(
+        chat,
+        settings=chat.settings.model_copy(
+            update={"gap_repair_seconds": 5.0, "seq_abandoned_seconds": 0.0}
+        ),
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    caught = await messages.missed_since(settled, room, 1)
+    assert loop.time() - started < 1  # did not wait the 5 s for seq 4
+    assert caught.mark == 6 and [m.seq for m in caught.messages] == [2, 3, 5, 6]
+
+
+def test_the_mark_is_the_highest_seq_without_a_hole_that_may_still_fill() -> None:
+    room, author = ObjectId(), ObjectId()
+    now = utcnow()
+    old = now - timedelta(minutes=5)
+
+    def at(seq: int, when: datetime) -> Message:
+        return Message(room=room, seq=seq, author=author, author_name="A", body="", created_at=when)
+
+    held = messages.held_through
+    assert held(0, [at(1, now), at(2, now)], 2, now, 30) == 2
+    assert held(0, [at(1, now), at(3, now)], 3, now, 30) == 1  # 2 may still come
+    assert held(0, [at(1, old), at(3, old)], 3, old, 30) == 3  # 2 failed long ago
+    assert held(0, [at(1, now)], 3, now, 30) == 1  # 2 and 3 taken just now
+    assert held(0, [at(1, old)], 3, old, 30) == 3  # 2 and 3 taken long ago
+    assert held(5, [], 5, None, 30) == 5
 
 
 async def test_posting_faster_than_the_limit_is_refused_and_not_stored(app: Any) -> None:

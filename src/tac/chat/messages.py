@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo import ReturnDocument
@@ -13,6 +15,10 @@ from tac.chat.rooms import require_member, room_by_id
 from tac.events import posted
 from tac.metrics import MESSAGES_POSTED
 from tac.models import Message, Room, User, messages_collection
+from tac.models.user import utcnow
+
+SEQ_MAX = 2**62
+"""Sequence numbers and page sizes above this are refused before they reach MongoDB."""
 
 
 def check_body(chat: Chat, body: str) -> str:
@@ -32,7 +38,7 @@ async def next_seq(room: Room) -> int:
     """Raise the room's last_seq by one, atomically, and return it."""
     updated = await Room.get_pymongo_collection().find_one_and_update(
         {"_id": room.id},
-        {"$inc": {"last_seq": 1}},
+        {"$inc": {"last_seq": 1}, "$set": {"last_seq_at": utcnow()}},
         projection={"last_seq": True},
         return_document=ReturnDocument.AFTER,
     )
@@ -93,24 +99,64 @@ async def latest(room: Room, limit: int) -> list[Message]:
     return await history_before(room, room.last_seq + 1, limit)
 
 
-async def missed_since(chat: Chat, room: Room, since: int) -> list[Message]:
-    """Everything after `since`, without holes that may still fill.
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What a (re)connecting client missed, and how far it now holds the room without a hole."""
 
-    A seq is taken before its message is stored, so a fresh hole means a message is
-    still on its way; we wait for it briefly. A hole older than gap_repair_seconds is
-    a post that failed, and we read past it. `room.last_seq` is refreshed on the way.
+    messages: list[Message]
+    mark: int
+    """The client holds every seq up to here (or none will ever come: the seq is older than
+    the catch-up window, or was taken by a post that failed). Live messages at or below it
+    are dropped; those above it that the catch-up did not send are still delivered."""
+
+    @property
+    def sent(self) -> set[int]:
+        return {m.seq for m in self.messages}
+
+
+async def missed_since(chat: Chat, room: Room, since: int) -> CatchUp:
+    """Everything after `since`, waiting briefly for holes that may still fill.
+
+    A seq is taken before its message is stored, so a hole followed by a recent message is
+    a message still on its way: we wait for it up to gap_repair_seconds, and return without
+    it after that (it arrives live: the mark stays below it). A seq taken longer ago than
+    seq_abandoned_seconds and still missing is a post that failed: we neither wait for it
+    nor let it hold the mark back. `room.last_seq` is refreshed on the way.
     """
-    deadline = asyncio.get_running_loop().time() + chat.settings.gap_repair_seconds
+    settings = chat.settings
+    abandoned = settings.seq_abandoned_seconds
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.gap_repair_seconds
     while True:
         fresh = await Room.get(room.id)
         top = room.last_seq = fresh.last_seq if fresh else room.last_seq
-        low = max(since + 1, top - chat.settings.catchup_max_messages + 1)
+        low = max(since + 1, top - settings.catchup_max_messages + 1)
         if low > top:  # nothing after `since` (or a client claiming more than exists)
-            return []
+            return CatchUp([], min(since, top))
         found = await messages_between(room.id, low, top)
-        if len(found) == top - low + 1 or asyncio.get_running_loop().time() > deadline:
-            return found
+        top_at = fresh.last_seq_at if fresh else None
+        mark = held_through(low - 1, found, top, top_at, abandoned)
+        if mark == top or loop.time() > deadline:
+            return CatchUp(found, mark)
         await asyncio.sleep(0.02)
+
+
+def held_through(
+    start: int, found: list[Message], top: int, top_at: datetime | None, abandoned: float
+) -> int:
+    """The highest seq up to which `found` (by seq, all above `start`) leaves no hole that
+    may still fill. A hole is abandoned when a later message is older than `abandoned`
+    seconds (its seq was taken before that message's), and a hole at the top when the top
+    seq was taken longer ago than that (`top_at`)."""
+    dead_before = utcnow() - timedelta(seconds=abandoned)
+    mark = start
+    for message in found:
+        if message.seq != mark + 1 and message.created_at > dead_before:
+            return mark
+        mark = message.seq
+    if mark < top and (top_at is None or top_at <= dead_before):
+        return top
+    return mark
 
 
 async def messages_from(room_id: str, low: int, high: int | None = None) -> list[Message]:

@@ -34,7 +34,7 @@ class Connection:
 
     __slots__ = (
         "catchup", "close_code", "closing", "fmt", "joiner", "limit", "member_only",
-        "pending", "rooms", "send", "session", "stalled", "user", "wake",
+        "pending", "rooms", "send", "sent_above", "session", "stalled", "user", "wake",
     )  # fmt: skip
 
     def __init__(
@@ -60,7 +60,20 @@ class Connection:
         self.closing = asyncio.Event()
         self.close_code = 1000
         self.catchup: dict[str, int] = {}
-        """Per room, the highest seq the catch-up sent: live copies up to it are dropped."""
+        """Per room, the seq up to which the client holds everything: live copies up to it
+        are dropped (`caught_up`)."""
+        self.sent_above: dict[str, set[int]] = {}
+        """Per room, seqs above the mark that the catch-up sent: their live copies too."""
+
+    def caught_up(self, room: str, mark: int, sent: set[int] | None = None) -> None:
+        """The client holds `room` up to `mark`, and `sent` besides. Never set the mark above
+        a seq that may still arrive: its live event would be dropped, and lost for good."""
+        self.catchup[room] = mark
+        above = {seq for seq in sent or () if seq > mark}
+        if above:
+            self.sent_above[room] = above
+        else:
+            self.sent_above.pop(room, None)
 
     def push(self, item: Item) -> None:
         """Queue `item`; `flush` sends everything queued."""
@@ -114,6 +127,8 @@ class Connection:
         items, self.pending = self.pending, []
         if self.catchup:
             items = [i for i in items if i[1] == 0 or i[1] > self.catchup.get(i[0], 0)]
+            if self.sent_above:
+                items = [i for i in items if i[1] not in self.sent_above.get(i[0], ())]
         if len(items) == 1:
             return items[0][2]
         return self.joiner.join(i[2] for i in items) if items else None

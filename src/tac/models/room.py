@@ -15,6 +15,9 @@ class Room(Document):
     created_at: datetime = Field(default_factory=utcnow)
     last_seq: int = 0
     """The seq of the newest message; raised atomically with $inc before each insert."""
+    last_seq_at: datetime | None = None
+    """When last_seq was taken: a seq missing long after it was taken belongs to a post
+    that failed, and no catch-up waits for it."""
 
     class Settings:
         name = "rooms"

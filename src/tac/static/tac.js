@@ -2,10 +2,17 @@
 (function () {
   "use strict";
 
-  function lastSeq(room) {
-    var seq = parseInt(room.dataset.lastSeq || "0", 10);
-    var shown = room.querySelectorAll("#messages [data-seq]");
-    if (shown.length) seq = Math.max(seq, parseInt(shown[shown.length - 1].dataset.seq, 10));
+  // The seq up to which this page holds every message: from the server's last mark (the
+  // page's render, or the last catch-up) on, as far as the messages shown have no hole.
+  // Never the highest seq shown: a message missing below it would never come back.
+  function heldSeq(room) {
+    var mark = document.getElementById("room-mark");
+    var seq = parseInt((mark && mark.dataset.mark) || room.dataset.lastSeq || "0", 10);
+    var have = {};
+    room.querySelectorAll("#messages [data-seq]").forEach(function (el) {
+      have[el.dataset.seq] = true;
+    });
+    while (have[seq + 1]) seq++;
     return seq;
   }
 
@@ -17,13 +24,19 @@
   document.addEventListener("htmx:wsOpen", function (e) {
     var room = e.target.closest("[data-room]");
     if (!room) return;
-    e.detail.socketWrapper.send(JSON.stringify({ hello: true, last_seq: lastSeq(room) }));
+    e.detail.socketWrapper.send(JSON.stringify({ hello: true, last_seq: heldSeq(room) }));
   });
 
-  // Two posts can cross on their way here: keep messages in seq order.
+  // Two posts can cross on their way here: keep messages in seq order, each once (a
+  // catch-up may resend what arrived live above a hole).
   function keepOrder() {
     var list = document.getElementById("messages");
     if (!list) return;
+    var seen = {};
+    list.querySelectorAll(":scope > [data-seq]").forEach(function (el) {
+      if (seen[el.dataset.seq]) el.remove();
+      seen[el.dataset.seq] = true;
+    });
     var items = Array.prototype.slice.call(list.querySelectorAll(":scope > [data-seq]"));
     for (var i = 1; i < items.length; i++) {
       if (+items[i].dataset.seq < +items[i - 1].dataset.seq) {

@@ -23,6 +23,10 @@ from tac.web import chat, hub
 log = logging.getLogger(__name__)
 
 
+class BadFrame(Exception):
+    """A client's frame that no valid client sends: the socket is closed with 1007."""
+
+
 @contextlib.asynccontextmanager
 async def attached(conn: Connection, room_ids: list[str]) -> AsyncIterator[None]:
     """The socket receives its rooms' events and counts as online there while inside."""
@@ -32,6 +36,9 @@ async def attached(conn: Connection, room_ids: list[str]) -> AsyncIterator[None]
         for room in room_ids:
             await chat().presence.arrive(room, conn.user)
         yield
+    except BadFrame as e:
+        log.info("socket of user %s sent a bad frame: %s", conn.user, e)
+        conn.close(1007)
     except Exception:
         log.exception("socket of user %s failed", conn.user)
         conn.close(1011)
@@ -57,8 +64,13 @@ async def run_until_closed(conn: Connection, reader: Coroutine[Any, Any, None]) 
         for task in tasks:
             task.cancel()
     for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("socket of user %s failed", conn.user, exc_info=task.exception())
+        if task.cancelled() or (error := task.exception()) is None:
+            continue
+        if isinstance(error, BadFrame):
+            log.info("socket of user %s sent a bad frame: %s", conn.user, error)
+            conn.close(1007)
+        else:
+            log.error("socket of user %s failed", conn.user, exc_info=error)
             conn.close(1011)
 
 

@@ -31,12 +31,18 @@ async def render_room(
 ) -> ResponseReturnValue:
     user = await me()
     page = await messages.latest(room, settings().history_page_size)
+    first_seq = page[0].seq if page else room.last_seq + 1
+    # The page holds the room up to its first hole that may still fill: the socket's hello
+    # says so, and what is missing arrives then.
+    held = messages.held_through(
+        first_seq - 1, page, room.last_seq, room.last_seq_at, settings().seq_abandoned_seconds
+    )
     html = await render_template(
         "pages/room.html",
         room=room,
         messages=page,
-        first_seq=page[0].seq if page else room.last_seq + 1,
-        last_seq=room.last_seq,
+        first_seq=first_seq,
+        last_seq=held,
         presence=await room_presence(chat().presence, room, settings().presence_list_max),
         is_member=await rooms.membership_of(user, room) is not None,
         my_rooms=await rooms.rooms_of(user),

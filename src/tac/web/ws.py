@@ -16,11 +16,12 @@ from quart import Blueprint, abort, render_template, websocket
 
 from tac.chat import messages, rooms
 from tac.chat.errors import ChatError
+from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
-from tac.models import Message, Room, User
+from tac.models import Room, User
 from tac.web import chat, settings
 from tac.web.auth import current_user
-from tac.web.live import attached, run_until_closed
+from tac.web.live import BadFrame, attached, run_until_closed
 
 bp = Blueprint("ws", __name__)
 log = logging.getLogger(__name__)
@@ -40,8 +41,11 @@ def parse_frame(data: str | bytes) -> dict[str, Any]:
     return frame if isinstance(frame, dict) else {}
 
 
-async def pending_fragment(room: Room, missed: list[Message]) -> str:
-    return await render_template("partials/messages_push.html", room=room, messages=missed)
+async def pending_fragment(room: Room, caught: messages.CatchUp) -> str:
+    """What the client missed, and the mark it now holds the room up to."""
+    return await render_template(
+        "partials/messages_push.html", room=room, messages=caught.messages, mark=caught.mark
+    )
 
 
 async def composer_state(room: Room, error: ChatError | None, draft: str = "") -> str:
@@ -76,17 +80,16 @@ async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
     except TimeoutError:
         frame = {}
     if "last_seq" not in frame:
-        conn.catchup[str(room.id)] = (await rooms.room_by_id(str(room.id))).last_seq
+        conn.caught_up(str(room.id), (await rooms.room_by_id(str(room.id))).last_seq)
         return frame or None
-    try:
-        since = max(int(frame["last_seq"]), 0)
-    except (TypeError, ValueError):
-        since = 0
-    missed = await messages.missed_since(chat(), room, since)
-    # A client cannot hold more than exists: a bigger claim would hide live messages.
-    conn.catchup[str(room.id)] = missed[-1].seq if missed else min(since, room.last_seq)
-    if missed:
-        await websocket.send(await pending_fragment(room, missed))
+    since = frame["last_seq"]
+    if type(since) is not int or not 0 <= since <= SEQ_MAX:
+        raise BadFrame("`last_seq` must be a whole number from 0.")
+    # The client says the seq up to which it holds everything; it gets what follows, and
+    # its mark moves only as far as the catch-up leaves no hole that may still fill.
+    caught = await messages.missed_since(chat(), room, since)
+    conn.caught_up(str(room.id), caught.mark, caught.sent)
+    await websocket.send(await pending_fragment(room, caught))
     return None
 
 

@@ -8,11 +8,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from tac.chat.messages import SEQ_MAX
 from tac.models import ApiToken, Message, Room, User
 from tac.web.api.serialize import message_json
-
-SEQ_MAX = 2**62
-"""Sequence numbers and page sizes above this are refused before they reach MongoDB."""
 
 
 def _to_millis(moment: datetime) -> datetime:

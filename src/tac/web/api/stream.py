@@ -1,7 +1,10 @@
 """GET /api/v1/stream: a WebSocket of JSON events for every room of the token's user.
 
 Connect with `Authorization: Bearer <token>` (or `?token=<token>` where headers cannot be set)
-and, to resume, `?since=<slug>:<seq>,<slug>:<seq>`. The server sends
+and, to resume, `?since=<slug>:<seq>,<slug>:<seq>`, each seq the one up to which the client
+holds *every* message of the room (not the highest it saw: after a crash of an instance a
+client can hold messages above a hole, and the hole is filled only if `since` is below it).
+The server sends
 1. one `{"type": "stream.ready", "rooms": [{"id", "slug", "last_seq"}]}` event,
 2. what each room in `since` missed after that seq (from MongoDB),
 3. then live events, each exactly once: `{"type": "message.posted", "room": <room id>,
@@ -20,12 +23,12 @@ from quart import websocket
 
 from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
+from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
 from tac.models import Room, User
 from tac.web import chat, settings
 from tac.web.api import bp
 from tac.web.api.auth import bearer_secret, user_for_bearer
-from tac.web.api.schemas import SEQ_MAX
 from tac.web.api.serialize import posted_event
 from tac.web.live import attached, run_until_closed
 
@@ -69,13 +72,11 @@ async def _catch_up(conn: Connection, joined: list[Room], since: dict[str, int])
     batch = settings().api_stream_catchup_batch
     for room in fresh:
         if room.slug not in since:
-            conn.catchup[str(room.id)] = room.last_seq
+            conn.caught_up(str(room.id), room.last_seq)
             continue
-        missed = await messages.missed_since(chat(), room, since[room.slug])
-        # Never above the room's top: a bigger claim would hide live messages.
-        conn.catchup[str(room.id)] = (
-            missed[-1].seq if missed else min(since[room.slug], room.last_seq)
-        )
+        caught = await messages.missed_since(chat(), room, since[room.slug])
+        conn.caught_up(str(room.id), caught.mark, caught.sent)
+        missed = caught.messages
         for start in range(0, len(missed), batch):
             await websocket.send("\n".join(posted_event(m) for m in missed[start : start + batch]))
 
