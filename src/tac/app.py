@@ -17,18 +17,12 @@ from tac.bus import Bus
 from tac.bus.local import LocalBus
 from tac.bus.redis import RedisBus, redis_client
 from tac.chat import Chat
-from tac.chat.presence import (
-    LocalPresenceStore,
-    Presence,
-    PresenceStore,
-    RoomPresence,
-    room_presence,
-)
-from tac.chat.ratelimit import LocalRateLimiter, RateLimiter
+from tac.chat.presence import Presence, RoomPresence, room_presence
 from tac.chat.rooms import ensure_general, room_by_id
 from tac.hub import Hub
-from tac.redis_stores import RedisPresenceStore, RedisRateLimiter
 from tac.settings import Settings
+from tac.stores.presence import LocalPresenceStore, PresenceStore, RedisPresenceStore
+from tac.stores.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the bus imports chat.events: only the type is needed here
     from tac.bus import Bus
     from tac.chat.presence import Presence
-    from tac.chat.ratelimit import RateLimiter
     from tac.settings import Settings
+    from tac.stores.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
