@@ -85,7 +85,10 @@ async def join_room(user: User, room: Room) -> Membership:
 
 
 async def leave_room(user: User, room: Room) -> None:
-    await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+    """End the user's membership; NotAllowed when they are not in the room."""
+    result = await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+    if result is None or result.deleted_count == 0:
+        raise NotAllowed(f"You are not in #{room.slug}.")
 
 
 async def membership_of(user: User, room: Room) -> Membership | None:
@@ -104,7 +107,9 @@ async def rooms_of(user: User) -> list[Room]:
     return await Room.find({"_id": {"$in": ids}}).sort(Room.slug).to_list()
 
 
-async def members(room: Room) -> list[User]:
+async def members(user: User, room: Room) -> list[User]:
+    """Who is in the room, by username; only its members may ask."""
+    await require_member(user, room)
     ids: list[PydanticObjectId] = [
         m.user for m in await Membership.find(Membership.room == room.id).to_list()
     ]
