@@ -16,13 +16,13 @@ from tac.bus.local import LocalBus
 from tac.bus.redis import RedisBus, redis_client
 from tac.chat import Chat
 from tac.chat.messages import messages_from, room_top
-from tac.chat.presence import LocalPresenceStore, Presence, PresenceStore, presence_of_room
-from tac.chat.ratelimit import LocalRateLimiter, RateLimiter
+from tac.chat.presence import Presence, presence_of_room
 from tac.chat.rooms import ensure_general
 from tac.hub import Hub
-from tac.redis_stores import RedisPresenceStore, RedisRateLimiter
 from tac.runtime import Runtime
 from tac.settings import Settings
+from tac.stores.presence import LocalPresenceStore, PresenceStore, RedisPresenceStore
+from tac.stores.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from tac.web import register_web
 from tac.web.pushes import make_renderer
 

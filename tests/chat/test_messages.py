@@ -157,8 +157,8 @@ async def test_posting_faster_than_the_limit_is_refused_and_not_stored(app: Any)
     import dataclasses
 
     from tac.chat.errors import RateLimited
-    from tac.chat.ratelimit import LocalRateLimiter
     from tac.chat.rooms import join_room
+    from tac.stores.ratelimit import LocalRateLimiter
     from tac.web import runtime
 
     async with app.app_context():

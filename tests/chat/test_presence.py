@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from tac.bus.local import LocalBus
-from tac.chat.presence import LocalPresenceStore, Presence
+from tac.chat.presence import Presence
+from tac.stores.presence import LocalPresenceStore
 from tests.conftest import Person, hello, receive_until
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from tac.bus import Bus
 from tac.chat.presence import Presence
-from tac.chat.ratelimit import RateLimiter
 from tac.settings import Settings
+from tac.stores.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Register and authenticate people."""
+"""Sign up, register and authenticate people; find them by id or username."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
+from tac.chat.rooms import ensure_general, join_room
 from tac.models import User
 
 USERNAME_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -42,7 +43,15 @@ def _check_password(chat: Chat, password: str) -> str:
     return password
 
 
+async def sign_up(chat: Chat, username: str, password: str, display_name: str = "") -> User:
+    """A new person, already in #general like everyone."""
+    user = await register(chat, username, password, display_name)
+    await join_room(user, await ensure_general())
+    return user
+
+
 async def register(chat: Chat, username: str, password: str, display_name: str = "") -> User:
+    """A new account, in no room yet; most callers want `sign_up`."""
     username = _check_username(chat, username.strip())
     _check_password(chat, password)
     display_name = " ".join(display_name.split()) or username

@@ -14,50 +14,15 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
 
 from beanie import PydanticObjectId
 
 from tac.bus import Bus
 from tac.events import PRESENCE, Event
 from tac.models import Membership, Room, User
+from tac.stores.presence import PresenceStore
 
 log = logging.getLogger(__name__)
-
-
-class PresenceStore(Protocol):
-    async def mark(self, room: str, member: str, until: float) -> None: ...
-
-    async def unmark(self, room: str, member: str) -> None: ...
-
-    async def members(self, room: str, now: float) -> set[str]:
-        """Unexpired marks ("user/instance")."""
-        ...
-
-    async def sweep(self, room: str, now: float) -> int:
-        """Remove expired marks; return how many."""
-        ...
-
-
-class LocalPresenceStore:
-    def __init__(self) -> None:
-        self._marks: dict[str, dict[str, float]] = {}
-
-    async def mark(self, room: str, member: str, until: float) -> None:
-        self._marks.setdefault(room, {})[member] = until
-
-    async def unmark(self, room: str, member: str) -> None:
-        self._marks.get(room, {}).pop(member, None)
-
-    async def members(self, room: str, now: float) -> set[str]:
-        return {m for m, until in self._marks.get(room, {}).items() if until > now}
-
-    async def sweep(self, room: str, now: float) -> int:
-        marks = self._marks.get(room, {})
-        expired = [m for m, until in marks.items() if until <= now]
-        for m in expired:
-            del marks[m]
-        return len(expired)
 
 
 class Presence:

@@ -86,9 +86,11 @@ async def join_room(user: User, room: Room) -> Membership:
 
 
 async def leave_room(chat: Chat, user: User, room: Room) -> None:
-    """End the membership; the user's member-only sockets (API streams) stop receiving the
-    room at once, on every instance."""
-    await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+    """End the user's membership (NotAllowed when they are not in the room); their
+    member-only sockets (API streams) stop receiving the room at once, on every instance."""
+    result = await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+    if result is None or result.deleted_count == 0:
+        raise NotAllowed(f"You are not in #{room.slug}.")
     await chat.bus.publish(left(str(room.id), str(user.id)))
 
 
@@ -108,7 +110,9 @@ async def rooms_of(user: User) -> list[Room]:
     return await Room.find({"_id": {"$in": ids}}).sort(Room.slug).to_list()
 
 
-async def members(room: Room) -> list[User]:
+async def members(user: User, room: Room) -> list[User]:
+    """Who is in the room, by username; only its members may ask."""
+    await require_member(user, room)
     ids: list[PydanticObjectId] = [
         m.user for m in await Membership.find(Membership.room == room.id).to_list()
     ]

@@ -29,7 +29,7 @@ def settings() -> Settings:
 
 
 def register_web(app: Quart) -> None:
-    from tac.web import api, api_tokens, auth, errors, fragments, ops, pages, ws
+    from tac.web import api, auth, errors, fragments, ops, pages, token_page, ws
 
     app.jinja_env.globals["tac_settings"] = app.extensions["tac.settings"]
     auth.init_app(app)
@@ -40,4 +40,4 @@ def register_web(app: Quart) -> None:
     app.register_blueprint(ws.bp)
     app.register_blueprint(ops.bp)
     api.init_app(app)
-    app.register_blueprint(api_tokens.bp)
+    app.register_blueprint(token_page.bp)

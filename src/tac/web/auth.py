@@ -23,7 +23,6 @@ from quart import (
 
 from tac.chat import accounts
 from tac.chat.errors import ChatError, NotFound
-from tac.chat.rooms import ensure_general, join_room
 from tac.models import User
 from tac.web import chat
 from tac.web.errors import STATUS
@@ -109,7 +108,7 @@ async def register() -> ResponseReturnValue:
     form = await request.form
     if request.method == "POST":
         try:
-            user = await accounts.register(
+            user = await accounts.sign_up(
                 chat(),
                 form.get("username", ""),
                 form.get("password", ""),
@@ -118,7 +117,6 @@ async def register() -> ResponseReturnValue:
         except ChatError as e:
             error = e
         else:
-            await join_room(user, await ensure_general())
             _sign_in(user)
             return redirect(url_for("pages.index"))
     status = 200 if error is None else (409 if error.code == "conflict" else 422)

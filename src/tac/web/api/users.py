@@ -6,7 +6,6 @@ from quart_schema import validate_request, validate_response
 
 from tac.chat import accounts
 from tac.chat.errors import NotAllowed
-from tac.chat.rooms import ensure_general, join_room
 from tac.web import chat, settings
 from tac.web.api import bp, errors, open_route
 from tac.web.api.auth import api_user
@@ -25,8 +24,7 @@ async def register(data: UserCreate) -> tuple[UserOut, int]:
     """
     if not settings().api_registration_open:
         raise NotAllowed("Registration over the API is closed on this server.")
-    user = await accounts.register(chat(), data.username, data.password, data.display_name)
-    await join_room(user, await ensure_general())
+    user = await accounts.sign_up(chat(), data.username, data.password, data.display_name)
     return UserOut.of(user), 201
 
 

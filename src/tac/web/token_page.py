@@ -13,7 +13,7 @@ from tac.models import User
 from tac.web import chat
 from tac.web.auth import current_user, login_required
 
-bp = Blueprint("api_tokens", __name__)
+bp = Blueprint("token_page", __name__)
 
 
 async def _me() -> User:
@@ -58,4 +58,4 @@ async def create_token() -> ResponseReturnValue:
 @login_required
 async def revoke_token(token_id: str) -> ResponseReturnValue:
     await tokens.revoke_token(await _me(), token_id)
-    return redirect(url_for("api_tokens.token_settings"))
+    return redirect(url_for("token_page.token_settings"))
