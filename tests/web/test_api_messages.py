@@ -109,3 +109,20 @@ async def test_history_refusals(api: ApiUsers) -> None:
         assert_error(await alice.http.get(path, params=bad), 422, "invalid")
     both = await alice.http.get(path, params={"before": 3, "after": 1})
     assert_error(both, 422, "invalid")
+
+
+async def test_posting_again_with_the_same_client_id_returns_the_first_message(
+    api: ApiUsers,
+) -> None:
+    alice = await api.new()
+    room = await alice.new_room()
+    first = await alice.http.post(
+        f"/rooms/{room['slug']}/messages", json={"body": "once", "client_id": "bot-7"}
+    )
+    again = await alice.http.post(
+        f"/rooms/{room['slug']}/messages", json={"body": "once", "client_id": "bot-7"}
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and first.json()["client_id"] == "bot-7"
+    page = await alice.http.get(f"/rooms/{room['slug']}/messages")
+    assert [m["body"] for m in page.json()["messages"]] == ["once"]

@@ -183,3 +183,45 @@ async def test_a_hello_claiming_more_than_exists_still_gets_live_messages(
         await a.send('{"body": "still here"}')
         frames = await receive_until(a, lambda t: "still here" in t)
         assert seqs(frames) == [1]
+
+
+async def test_a_post_resent_with_its_client_id_is_stored_once_and_acknowledged_by_it(
+    person_factory: Any,
+) -> None:
+    """A client that lost its socket before the acknowledgment cannot tell whether its post
+    was stored: it resends with the same client id and `retry`, and the post exists once."""
+    alice: Person = await person_factory()
+    slug = await make_room(alice, "Idempotent")
+    async with alice.connect(slug) as a:
+        await hello(a, 0)
+        await a.send('{"body": "only once", "client_id": "c-1"}')
+        frames = await receive_until(a, lambda t: 'data-client-id="c-1"' in t)
+        assert 'data-seq-acked="1"' in "".join(frames)
+    async with alice.connect(slug) as b:
+        await hello(b, 1)
+        await b.send('{"body": "only once", "client_id": "c-1", "retry": true}')
+        frames = await receive_until(b, lambda t: 'data-client-id="c-1"' in t)
+        assert 'data-seq-acked="1"' in "".join(frames)
+        await b.send('{"body": "only once", "client_id": "c-1"}')  # not marked as a retry
+        frames = await receive_until(b, lambda t: 'data-client-id="c-1"' in t)
+        assert 'data-seq-acked="1"' in "".join(frames)
+        await b.send('{"body": "next", "client_id": "c-2"}')
+        await receive_until(b, lambda t: 'data-client-id="c-2"' in t)
+    room = await Room.find_one(Room.slug == slug)
+    assert room is not None
+    assert [(m.seq, m.body) for m in sorted(await stored_in(room), key=lambda m: m.seq)] == [
+        (1, "only once"),
+        (3, "next"),  # seq 2 went to the unmarked duplicate, which the index refused
+    ]
+
+
+async def test_a_malformed_client_id_is_refused_inline(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    slug = await make_room(alice, "Client ids")
+    async with alice.connect(slug) as a:
+        await hello(a, 0)
+        await a.send('{"body": "hi", "client_id": "<b>"}')
+        frames = await receive_until(a, lambda t: "client_id" in t)
+        assert "is 1 to 64 of A-Z" in "".join(frames)
+    room = await Room.find_one(Room.slug == slug)
+    assert room is not None and room.last_seq == 0

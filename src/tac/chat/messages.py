@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
 from tac.chat.errors import Invalid, NotFound, RateLimited
@@ -19,6 +21,7 @@ from tac.models.user import utcnow
 
 SEQ_MAX = 2**62
 """Sequence numbers and page sizes above this are refused before they reach MongoDB."""
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def check_body(chat: Chat, body: str) -> str:
@@ -49,10 +52,37 @@ async def next_seq(room: Room) -> int:
     return seq
 
 
-async def post_message(chat: Chat, author: User, room: Room, body: str) -> Message:
-    """Store the message, then publish it. A message not stored was not sent."""
+def check_client_id(client_id: object) -> str | None:
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise Invalid("`client_id` is 1 to 64 of A-Z, a-z, 0-9, _ and -.", field="client_id")
+    return client_id
+
+
+async def post_message(
+    chat: Chat,
+    author: User,
+    room: Room,
+    body: str,
+    client_id: str | None = None,
+    *,
+    retry: bool = False,
+) -> Message:
+    """Store the message, then publish it. A message not stored was not sent.
+
+    With a `client_id`, posting again returns the message stored the first time: a client
+    that lost its socket before the acknowledgment resends with `retry` (which looks first,
+    so the common resend takes no seq); a duplicate that was not marked as a retry is caught
+    by the unique index, and its seq left unused (abandoned: catch-ups pass it).
+    """
     body = check_body(chat, body)
+    client_id = check_client_id(client_id)
     await require_member(author, room)
+    if retry and client_id is not None:
+        stored = await posted_before(room, author, client_id)
+        if stored is not None:
+            return stored
     wait = await chat.rate_limiter.retry_after(str(author.id))
     if wait > 0:
         raise RateLimited(f"Slow down: try again in {wait:.0f} s.", retry_after=wait)
@@ -63,11 +93,25 @@ async def post_message(chat: Chat, author: User, room: Room, body: str) -> Messa
         author=author.id,
         author_name=author.display_name,
         body=body,
+        client_id=client_id,
     )
-    await messages_collection().insert_one(message.to_bson())
+    try:
+        await messages_collection().insert_one(message.to_bson())
+    except DuplicateKeyError:
+        stored = await posted_before(room, author, client_id) if client_id else None
+        if stored is None:
+            raise
+        return stored
     MESSAGES_POSTED.inc()
     await chat.bus.publish(posted(message))
     return message
+
+
+async def posted_before(room: Room, author: User, client_id: str) -> Message | None:
+    """The message `author` posted in `room` with this client id, if any."""
+    query = {"room": room.id, "author": author.id, "client_id": client_id}
+    found = await messages_collection().find_one(query)
+    return Message.from_bson(found) if found is not None else None
 
 
 async def history_before(room: Room, before: int, limit: int) -> list[Message]:

@@ -38,6 +38,9 @@ class Message:
     created_at: datetime = field(default_factory=utcnow)
     edited_at: datetime | None = None
     deleted: bool = False
+    client_id: str | None = None
+    """The id the poster's client gave the post: a retried post with the same id is stored
+    once, and the acknowledgment names it."""
 
     def to_bson(self) -> dict[str, Any]:
         return {key: getattr(self, name) for key, name in zip(_BSON_KEYS, _NAMES, strict=True)}
@@ -62,7 +65,15 @@ class MessageCollection(Document):
 
     class Settings:
         name = "messages"
-        indexes = [IndexModel([("room", ASCENDING), ("seq", ASCENDING)], unique=True)]
+        indexes = [
+            IndexModel([("room", ASCENDING), ("seq", ASCENDING)], unique=True),
+            IndexModel(
+                [("room", ASCENDING), ("author", ASCENDING), ("client_id", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"client_id": {"$type": "string"}},
+                name="one_post_per_client_id",
+            ),
+        ]
 
 
 def messages_collection() -> Any:

@@ -54,6 +54,19 @@
     if (stick) window.scrollTo(0, document.body.scrollHeight);
   });
 
+  // Each post carries an id of its own: the server stores a resent post once, and its
+  // acknowledgment names the id and the seq it was stored at.
+  function newId() {
+    var bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+  document.addEventListener("htmx:wsConfigSend", function (e) {
+    if ("body" in e.detail.parameters) e.detail.parameters.client_id = newId();
+  });
+
   document.addEventListener("htmx:wsAfterSend", function (e) {
     var form = e.target.closest("form");
     if (form) form.querySelector("textarea").value = "";

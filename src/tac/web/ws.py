@@ -48,9 +48,22 @@ async def pending_fragment(room: Room, caught: messages.CatchUp) -> str:
     )
 
 
-async def composer_state(room: Room, error: ChatError | None, draft: str = "") -> str:
+async def composer_state(
+    room: Room,
+    error: ChatError | None,
+    draft: str = "",
+    client_id: object = None,
+    seq: int | None = None,
+) -> str:
+    """The answer to a post: its error and the draft back, or the acknowledgment naming the
+    post's client id and seq (so a client knows which of its posts were stored)."""
     return await render_template(
-        "partials/composer_state.html", room=room, error=error, draft=draft
+        "partials/composer_state.html",
+        room=room,
+        error=error,
+        draft=draft,
+        client_id=client_id if isinstance(client_id, str) else None,
+        seq=seq,
     )
 
 
@@ -104,15 +117,18 @@ async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any
     if "body" not in frame:
         return
     body = str(frame.get("body", ""))
+    client_id = frame.get("client_id")
     try:
-        await messages.post_message(chat(), user, room, body)
+        message = await messages.post_message(
+            chat(), user, room, body, client_id, retry=frame.get("retry") is True
+        )
     except ChatError as e:
-        state = await composer_state(room, e, body)
+        state = await composer_state(room, e, body, client_id)
     except Exception:  # MongoDB away, say: the draft stays, the socket too
         log.exception("posting to %s failed", room.slug)
         unsent = ChatError("Not sent: the server could not store it. Try again.")
-        state = await composer_state(room, unsent, body)
+        state = await composer_state(room, unsent, body, client_id)
     else:
-        state = await composer_state(room, None)
+        state = await composer_state(room, None, client_id=client_id, seq=message.seq)
     conn.push(("", 0, state))
     conn.flush()

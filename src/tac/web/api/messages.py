@@ -45,5 +45,5 @@ async def post_message(slug: str, data: MessageCreate) -> tuple[MessageOut, int]
     """Post a message to a room you are in. It is stored before anyone is told of it."""
     user = await api_user()
     room = await rooms.room_by_slug(slug)
-    message = await messages.post_message(chat(), user, room, data.body)
+    message = await messages.post_message(chat(), user, room, data.body, data.client_id)
     return MessageOut.of(message), 201

@@ -159,6 +159,12 @@ class RoomsQuery(BaseModel):
 # -- messages -----------------------------------------------------------------------------
 class MessageCreate(BaseModel):
     body: str
+    client_id: str | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_absent,
+        description="Your id for this post (1-64 of A-Z a-z 0-9 _ -): posting again with the "
+        "same id returns the message stored the first time instead of a second one.",
+    )
 
 
 class MessageOut(BaseModel):
@@ -173,6 +179,8 @@ class MessageOut(BaseModel):
     created_at: Timestamp
     edited_at: Timestamp | None
     deleted: bool
+    client_id: str | None
+    """The poster's own id for the post, if it gave one."""
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
