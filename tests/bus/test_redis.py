@@ -121,3 +121,27 @@ async def test_publish_with_redis_unreachable_does_not_raise() -> None:
     await bus.publish(Event(POSTED, "room1", 1, user="m1"))
     assert not await bus.ping()
     await bus.stop()
+
+
+async def test_a_pooled_connection_killed_by_redis_is_replaced_at_once() -> None:
+    """After Redis restarts every pooled connection is dead: the next call reconnects at
+    once instead of failing, or waiting out seconds of backoff."""
+    name = f"tac-test-pool-{secrets.token_hex(4)}"
+    client = redis_client(REDIS_URL, False, client_name=name)
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        await client.set(f"{name}:k", "v", ex=60)
+        killed = 0
+        for line in (await admin.execute_command("CLIENT", "LIST")).decode().splitlines():
+            fields = dict(f.split("=", 1) for f in line.split(" ") if "=" in f)
+            if fields.get("name") == name:
+                await admin.execute_command("CLIENT", "KILL", "ID", fields["id"])
+                killed += 1
+        assert killed >= 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await client.get(f"{name}:k") == b"v"
+        assert loop.time() - started < 0.5
+    finally:
+        await client.aclose()
+        await admin.aclose()

@@ -21,7 +21,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tac.bus import Deliver, Repair
 from tac.events import CONTROL, Event
@@ -34,8 +38,20 @@ log = logging.getLogger(__name__)
 
 
 def redis_client(url: str, cluster: bool, **options: Any) -> Any:
-    """A client for one Redis, or for a Redis Cluster (which routes each key to its shard)."""
-    options = {"socket_timeout": 5, "socket_connect_timeout": 5, **options}
+    """A client for one Redis, or for a Redis Cluster (which routes each key to its shard).
+
+    After Redis restarts, every pooled connection is dead. redis-py's default retry backs
+    off from 1 s up to 10 s, so publishes and rate-limit calls kept failing for up to 14 s
+    (the chaos run of issue 10): retry at once on a fresh connection instead, a few times
+    with a short jittered backoff.
+    """
+    options = {
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.25), retries=3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError, OSError],
+        **options,
+    }
     if cluster:
         return RedisCluster.from_url(url, **options)
     return aioredis.from_url(url, **options)
