@@ -114,9 +114,30 @@ async def serve_app(settings: Settings) -> None:
 
     async def shutdown_trigger() -> None:
         await stop.wait()
+        loop.set_exception_handler(quiet_cancellations(loop.get_exception_handler()))
         await close_sockets_for_restart(app)
 
     await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)
+
+
+def quiet_cancellations(previous: Any) -> Any:
+    """The loop's exception handler while the server stops.
+
+    Hypercorn cancels each connection's task when it stops, and Python 3.11's asyncio
+    (streams.StreamReaderProtocol) then logs the task's CancelledError with a traceback as
+    an ERROR, once per open socket. A stop with sockets open is routine (they were closed
+    with 1012 just before): drop exactly those reports, pass everything else on.
+    """
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handle
 
 
 async def serve_with_uvicorn(app: Quart, settings: Settings) -> None:
