@@ -82,7 +82,7 @@ async def post_message(
     if retry and client_id is not None:
         stored = await posted_before(room, author, client_id)
         if stored is not None:
-            return stored
+            return await published_again(chat, stored)
     wait = await chat.rate_limiter.retry_after(str(author.id))
     if wait > 0:
         raise RateLimited(f"Slow down: try again in {wait:.0f} s.", retry_after=wait)
@@ -101,8 +101,16 @@ async def post_message(
         stored = await posted_before(room, author, client_id) if client_id else None
         if stored is None:
             raise
-        return stored
+        return await published_again(chat, stored)
     MESSAGES_POSTED.inc()
+    await chat.bus.publish(posted(message))
+    return message
+
+
+async def published_again(chat: Chat, message: Message) -> Message:
+    """Publish a stored message once more: its first publish may never have happened (the
+    instance died between storing and publishing, and the client resent). Hubs drop the
+    copy wherever the first one arrived."""
     await chat.bus.publish(posted(message))
     return message
 
