@@ -1,18 +1,24 @@
 # Tac: `make run` serves the chat on http://127.0.0.1:8000, `make test` runs the whole suite.
+# Python packages come from the lock files (requirements/*.lock: exact versions and their
+# hashes); `make lock` regenerates them after a change to pyproject.toml's dependencies.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK := requirements/dev.lock
+BENCH_LOCK := requirements/bench.lock
+# A new stamp, so a reinstall, whenever the lock or pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 N ?= 2
 STACK_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format system-deps stack stack-down bench load vendor clean
+.PHONY: install run test lint format lock system-deps stack stack-down bench load vendor clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install --progress-bar on --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -26,6 +32,25 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerate the locks with uv (installed in $(UV_VENV), a venv of its own): dev.lock (make
+# install/run/test), bench.lock (make bench/load) and app.lock (the app alone, for
+# ops/Dockerfile), the last two with dev.lock's versions. Versions already locked are kept
+# unless pyproject.toml asks otherwise; `make lock UPGRADE=1` takes the newest allowed. The
+# libraries tac/patches.py touches are pinned (==) in pyproject.toml and the locks follow:
+# raising one means checking its patch first. Check the diff, then `make test`.
+UV_VENV ?= .uv
+UV_VERSION ?= 0.13.9
+APP_LOCK := requirements/app.lock
+UV_COMPILE = $(UV_VENV)/bin/uv pip compile -q pyproject.toml --generate-hashes --universal \
+	--python-version 3.11 $(if $(UPGRADE),--upgrade)
+
+lock:
+	test -x $(UV_VENV)/bin/uv || { $(PYTHON) -m venv $(UV_VENV) && \
+		$(UV_VENV)/bin/pip install -q uv==$(UV_VERSION); }
+	$(UV_COMPILE) --extra dev --extra embedded -o $(LOCK)
+	$(UV_COMPILE) --extra dev --extra embedded --extra bench -c $(LOCK) -o $(BENCH_LOCK)
+	$(UV_COMPILE) -c $(LOCK) -o $(APP_LOCK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests ops examples
@@ -47,7 +72,7 @@ stack-down:
 # Benchmarks (ops/bench/, BENCHMARKS.md), each against a stack of its own, bounded in time.
 # `make bench N=2000` (or N=500,1000,2000 for one table), S senders x M messages at R/s.
 # `make load` runs Locust (ops/locustfile.py): SCENARIO=mix|original, RUN_TIME, USERS.
-BENCH_STAMP := $(VENV)/.bench-$(shell cksum pyproject.toml | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.bench-$(shell cat $(BENCH_LOCK) pyproject.toml | cksum | cut -d' ' -f1)
 BENCH_N = $(if $(filter command line environment,$(origin N)),$(N),2000)
 S ?= 10
 M ?= 30
@@ -59,8 +84,8 @@ RUN_TIME ?= 60s
 USERS ?= 50
 LOAD_ARGS ?=
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench]'
+$(BENCH_STAMP): $(STAMP) $(BENCH_LOCK)
+	$(BIN)/pip install --progress-bar on --require-hashes -r $(BENCH_LOCK)
 	rm -f $(VENV)/.bench-*
 	touch $(BENCH_STAMP)
 
@@ -79,4 +104,4 @@ vendor:
 	cp node_modules/htmx-ext-ws/dist/ws.min.js src/tac/static/ws.min.js
 
 clean:
-	rm -rf $(VENV) var build dist *.egg-info node_modules
+	rm -rf $(VENV) $(UV_VENV) var build dist *.egg-info node_modules

@@ -18,6 +18,7 @@ from quart import Quart
 
 from tac.app import create_app
 from tac.embedded import EmbeddedMongo, free_port
+from tac.patches import send_directly
 from tac.server import hypercorn_config, tune_hypercorn
 from tac.settings import Settings
 from tests.redis_cluster import redis_cluster_url  # noqa: F401 - a session fixture
@@ -54,7 +55,8 @@ def settings(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
 
 async def start_server(app: Quart, settings: Settings) -> tuple[asyncio.Event, asyncio.Task[None]]:
     stop = asyncio.Event()
-    tune_hypercorn(settings)  # as `tac run` does
+    send_directly()  # as `tac run` does
+    tune_hypercorn(settings)
     task = asyncio.create_task(
         serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     )

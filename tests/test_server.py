@@ -1,4 +1,4 @@
-"""The serving tweaks of src/tac/server.py, on real wsproto connections and a real socket."""
+"""Serving (src/tac/server.py) on a real socket; its library patches: tests/test_patches.py."""
 
 from __future__ import annotations
 
@@ -8,61 +8,9 @@ from typing import Any
 
 import httpx
 import websockets
-from wsproto import ConnectionType
-from wsproto.connection import Connection
-from wsproto.events import BytesMessage, TextMessage
-from wsproto.extensions import PerMessageDeflate
-from wsproto.frame_protocol import FrameProtocol
 
-from tac.server import cache_text_frames
 from tac.settings import Settings
 from tests.conftest import hello, receive_until
-
-
-def server_connection(extensions: list[PerMessageDeflate] | None = None) -> Connection:
-    return Connection(ConnectionType.SERVER, extensions=extensions)
-
-
-def frame_without_cache(text: str) -> bytes:
-    proto = FrameProtocol(client=False, extensions=[])
-    return bytes(proto.send_data(text, fin=True))
-
-
-def test_a_text_is_framed_once_and_the_frame_is_what_wsproto_builds() -> None:
-    cache_text_frames(4)
-    a, b = server_connection(), server_connection()
-    text = "<div id='m-1'>héllo</div>" * 10
-    first, second = a.send(TextMessage(data=text)), b.send(TextMessage(data=text))
-    assert first == frame_without_cache(text)
-    assert second is first  # the same bytes object: built once
-    big = "x" * 70_000  # a 64-bit length header
-    assert a.send(TextMessage(data=big)) == frame_without_cache(big)
-
-
-def test_the_cache_keeps_only_the_newest_frames() -> None:
-    cache_text_frames(4)
-    conn = server_connection()
-    texts = [f"message {i}" for i in range(300)]
-    frames = [conn.send(TextMessage(data=t)) for t in texts]
-    assert conn.send(TextMessage(data=texts[-1])) is frames[-1]
-    assert conn.send(TextMessage(data=texts[0])) is not frames[0]  # long evicted
-    assert conn.send(TextMessage(data=texts[0])) == frames[0]
-
-
-def test_compressed_fragmented_and_binary_frames_are_built_as_before() -> None:
-    cache_text_frames(4)
-    text = "same text " * 50
-    plain = server_connection().send(TextMessage(data=text))
-    deflate = PerMessageDeflate()
-    deflate.finalize("permessage-deflate")  # as after a handshake that accepted it
-    deflating = server_connection([deflate])
-    compressed = deflating.send(TextMessage(data=text))
-    assert compressed != plain and len(compressed) < len(plain)
-    conn = server_connection()
-    part = conn.send(TextMessage(data="first half ", message_finished=False))
-    rest = conn.send(TextMessage(data=text))  # a continuation frame, not a new text frame
-    assert part[0] & 0x0F == 0x1 and rest[0] & 0x0F == 0x0
-    assert conn.send(BytesMessage(data=b"\x00\x01")) == bytes([0x82, 2, 0, 1])
 
 
 async def test_an_instance_also_serves_its_unix_socket(

@@ -9,6 +9,7 @@ import json
 import logging
 
 from tac.embedded import EmbeddedMongo
+from tac.patches import send_directly
 from tac.server import serve_app, tune_hypercorn
 from tac.settings import Settings
 
@@ -28,6 +29,7 @@ def run(settings: Settings) -> None:
         # With thousands of sockets, every collection walks many objects; fewer of them
         # cut the fan-out's CPU and its tail latency (BENCHMARKS.md).
         gc.set_threshold(*settings.gc_thresholds)
+        send_directly()  # under either server: the socket's writer skips websocket.send()
         if settings.server == "hypercorn":
             tune_hypercorn(settings)
         if settings.event_loop == "uvloop":

@@ -1,9 +1,10 @@
 """How Tac is served: Hypercorn (the default) tuned for fan-out, or uvicorn for comparison.
 
-Two things Hypercorn has no setting for, applied once per process by `tune_hypercorn`:
-permessage-deflate is refused unless TAC_WS_COMPRESSION (a zlib stream per socket costs
-300 KB and compresses every frame again for every socket), and a server text frame is
-built once per text, not once per socket (the hub hands every socket the same string).
+Two things Hypercorn has no setting for, applied by `tune_hypercorn` (the patches
+themselves, and why, are in tac.patches): permessage-deflate is refused unless
+TAC_WS_COMPRESSION (a zlib stream per socket costs 300 KB and compresses every frame again
+for every socket), and a server text frame is built once per text, not once per socket
+(the hub hands every socket the same string).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import asyncio
 import contextlib
 import signal
 import stat
-from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
 
+from tac import patches
 from tac.app import close_sockets_for_restart, create_app
 from tac.settings import Settings
 
@@ -36,70 +37,11 @@ def hypercorn_config(settings: Settings) -> Config:
 
 
 def tune_hypercorn(settings: Settings) -> None:
-    if not settings.ws_compression:
-        refuse_ws_compression()
-    cache_text_frames(settings.ws_frame_cache_entries)
-
-
-def refuse_ws_compression() -> None:
-    """Make Hypercorn decline permessage-deflate; it has no setting of its own for that.
-
-    Hypercorn accepts the extension whenever the client offers it, and browsers always do.
-    Then every socket keeps its own zlib stream and compresses every frame itself: the same
-    fragment is compressed once per socket, not once per room (TAC_WS_COMPRESSION).
-    """
-    from hypercorn.protocol import ws_stream
-
-    accept = ws_stream.Handshake.accept
-    if getattr(accept, "refuses_compression", False):
-        return
-
-    def accept_uncompressed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        self.extensions = None  # as if the client had offered none
-        return accept(self, *args, **kwargs)
-
-    accept_uncompressed.refuses_compression = True  # type: ignore[attr-defined]
-    ws_stream.Handshake.accept = accept_uncompressed  # type: ignore[method-assign]
-
-
-def cache_text_frames(entries: int) -> None:
-    """Frame each text once for all sockets: wsproto builds the frame again for every one.
-
-    A server's frame is not masked, so without an extension it depends on the text alone:
-    the hub gives every socket of a room the same string, and each socket's wsproto
-    encodes it to UTF-8, builds the header and copies the payload (a sixth of an
-    instance's CPU in the fan-out, BENCHMARKS.md). The last `entries` frames are kept,
-    keyed by their text. Frames under an extension (compression) or split into several
-    messages are built as before.
-    """
-    from wsproto.connection import Connection, ConnectionState
-    from wsproto.events import TextMessage
-
-    send = Connection.send
-    if entries <= 0 or getattr(send, "caches_frames", False):
-        return
-    frames: dict[str, bytes] = {}
-
-    def send_cached(self: Connection, event: Any) -> bytes:
-        if type(event) is TextMessage and event.message_finished:
-            proto = self._proto
-            if (
-                self._state is ConnectionState.OPEN
-                and not proto.client
-                and not proto.extensions
-                and proto._outbound_opcode is None
-            ):
-                text = event.data
-                frame = frames.get(text)
-                if frame is None:
-                    frame = frames[text] = bytes(send(self, event))
-                    if len(frames) > entries:
-                        del frames[next(iter(frames))]  # the oldest
-                return frame
-        return send(self, event)
-
-    send_cached.caches_frames = True  # type: ignore[attr-defined]
-    Connection.send = send_cached  # type: ignore[method-assign]
+    """What Hypercorn has no setting for (tac.patches): refuse permessage-deflate unless
+    TAC_WS_COMPRESSION, and frame each text once for all sockets. Applying again with
+    other settings replaces what was applied."""
+    patches.refuse_ws_compression(not settings.ws_compression)
+    patches.cache_text_frames(settings.ws_frame_cache_entries)
 
 
 async def serve_app(settings: Settings) -> None:

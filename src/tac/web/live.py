@@ -18,6 +18,7 @@ from typing import Any
 from quart import websocket
 
 from tac.hub import Connection
+from tac.patches import fast_websocket_send
 from tac.web import chat, hub
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,5 @@ async def run_until_closed(conn: Connection, reader: Coroutine[Any, Any, None]) 
 
 
 async def write_frames(conn: Connection) -> None:
-    # Quart's websocket.send() first yields to the loop (asyncio.sleep(0): the send could
-    # never complete at once) and is reached through a context-local proxy. The hub
-    # flushes from its own task, so the connection gets the accepted socket's own sender.
-    socket = websocket._get_current_object()  # type: ignore[attr-defined]
-    await conn.write(getattr(socket, "_send", socket.send))
+    # The accepted socket's own sender, not websocket.send(): see tac.patches.SendDirectly.
+    await conn.write(fast_websocket_send(websocket))

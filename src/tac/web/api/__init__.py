@@ -6,6 +6,7 @@ same chat use cases as the HTML pages. Errors become JSON in web/errors.py.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -80,12 +81,16 @@ def no_content(func: F) -> F:
 class ApiProvider(OpenAPIProvider):
     """Documents only the /api routes: the HTML pages are not part of the API."""
 
+    def __init__(self, app: Quart, extension: QuartSchema) -> None:
+        super().__init__(app, extension)
+        self.app = weakref.proxy(app)  # our own reference, as quart-schema keeps its own
+
     def generate_rules(self) -> Iterable[Rule]:
         return (r for r in super().generate_rules() if r.rule.startswith(PREFIX + "/"))
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
-        if getattr(self._app.view_functions[rule.endpoint], NO_CONTENT, False):
+        if getattr(self.app.view_functions[rule.endpoint], NO_CONTENT, False):
             for operations in paths.values():
                 for operation in operations.values():
                     operation["responses"] = {
