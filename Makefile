@@ -12,7 +12,7 @@ N ?= 2
 STACK_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format lock system-deps stack stack-down bench load vendor clean
+.PHONY: install run test lint format lock system-deps stack stack-down bench load chaos vendor clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests ops examples
 	$(BIN)/ruff format --check src tests ops examples
 	$(BIN)/mypy src
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests ops examples
@@ -96,6 +97,14 @@ bench: $(BENCH_STAMP) system-deps
 load: $(BENCH_STAMP) system-deps
 	$(BIN)/python -m ops.bench.load --scenario $(SCENARIO) --run-time $(RUN_TIME) \
 		--port $(BENCH_PORT) --users $(USERS) --spawn-rate 10 $(LOAD_ARGS)
+
+# Chaos (ops/chaos.py): CLIENTS post RATE messages/s for SECONDS over their sockets while
+# Redis restarts and an instance is SIGKILLed; fails unless every view is the stored room.
+CLIENTS ?= 50
+RATE ?= 40
+SECONDS ?= 60
+chaos: $(STAMP) system-deps
+	$(BIN)/python -m ops.chaos --clients $(CLIENTS) --rate $(RATE) --seconds $(SECONDS)
 
 # Re-vendor the pinned htmx files from npm (versions in package.json).
 vendor:

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import signal
 import stat
+from collections.abc import Callable
+from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -62,7 +64,10 @@ async def serve_app(settings: Settings) -> None:
     await serve(app, hypercorn_config(settings), shutdown_trigger=shutdown_trigger)
 
 
-def quiet_cancellations(previous: Any) -> Any:
+Handler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+
+
+def quiet_cancellations(previous: Handler | None) -> Handler:
     """The loop's exception handler while the server stops.
 
     Hypercorn cancels each connection's task when it stops, and Python 3.11's asyncio

@@ -21,7 +21,7 @@ from tac.hub import Connection
 from tac.models import Room, User
 from tac.web import chat, settings
 from tac.web.auth import current_user
-from tac.web.live import BadFrame, attached, run_until_closed
+from tac.web.socket_lifetime import BadFrame, attached, run_until_closed
 
 bp = Blueprint("ws", __name__)
 log = logging.getLogger(__name__)

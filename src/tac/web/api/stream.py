@@ -30,7 +30,7 @@ from tac.web import chat, settings
 from tac.web.api import bp
 from tac.web.api.auth import bearer_secret, user_for_bearer
 from tac.web.api.serialize import posted_event
-from tac.web.live import attached, run_until_closed
+from tac.web.socket_lifetime import attached, run_until_closed
 
 
 def parse_since(text: str) -> dict[str, int]:
