@@ -88,14 +88,14 @@ async def join_room(user: User, room: Room) -> Membership:
 async def leave_room(chat: Chat, user: User, room: Room) -> None:
     """End the user's membership (NotAllowed when they are not in the room); their
     member-only sockets (API streams) stop receiving the room at once, on every instance."""
-    result = await Membership.find(Membership.user == user.id, Membership.room == room.id).delete()
+    result = await Membership.find(_membership(user, room)).delete()
     if result is None or result.deleted_count == 0:
         raise NotAllowed(f"You are not in #{room.slug}.")
     await chat.bus.publish(left(str(room.id), str(user.id)))
 
 
 async def membership_of(user: User, room: Room) -> Membership | None:
-    return await Membership.find_one(Membership.user == user.id, Membership.room == room.id)
+    return await Membership.find_one(_membership(user, room))
 
 
 async def require_member(user: User, room: Room) -> Membership:
@@ -117,3 +117,10 @@ async def members(user: User, room: Room) -> list[User]:
         m.user for m in await Membership.find(Membership.room == room.id).to_list()
     ]
     return await User.find({"_id": {"$in": ids}}).sort(User.username_key).to_list()
+
+
+def _membership(user: User, room: Room) -> dict[str, object]:
+    """One document by the (user, room) index. A plain query, not Beanie's `A == x, B == y`:
+    that becomes {"$and": [...]}, which the embedded server answers by scanning every
+    membership (1 s against 2 ms with 20,000 memberships; issue 11)."""
+    return {"user": user.id, "room": room.id}

@@ -67,6 +67,6 @@ async def revoke_token(owner: User, token_id: str) -> None:
         oid = PydanticObjectId(token_id)
     except Exception:
         raise NotFound("No such token.") from None
-    result = await ApiToken.find(ApiToken.id == oid, ApiToken.owner == owner.id).delete()
+    result = await ApiToken.find({"_id": oid, "owner": owner.id}).delete()  # no $and
     if result is None or result.deleted_count == 0:
         raise NotFound("No such token.")
