@@ -37,7 +37,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     """`json`: one JSON object per log line (with the instance id), for log collectors."""
     cookie_secure: bool = False
-    """Send the session cookie only over HTTPS (turn on behind TLS)."""
+    """Send the session cookie only over HTTPS (turn on behind TLS); also sends
+    Strict-Transport-Security."""
+
+    # Edge: what a browser, a proxy and a scraper may do
+    hsts_max_age_seconds: int = 365 * 24 * 3600
+    """Strict-Transport-Security's max-age, sent only when TAC_COOKIE_SECURE."""
 
     # Limits
     message_max_chars: int = 4000
