@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Edge: what a browser, a proxy and a scraper may do
     hsts_max_age_seconds: int = 365 * 24 * 3600
     """Strict-Transport-Security's max-age, sent only when TAC_COOKIE_SECURE."""
+    metrics_token: str | None = None
+    """Set: /metrics answers only `Authorization: Bearer <this>` (401 otherwise). The
+    shipped nginx configs never pass /metrics on: scrape each instance directly."""
 
     # Limits
     message_max_chars: int = 4000
