@@ -134,3 +134,13 @@ async def test_nginx_answers_metrics_itself_and_passes_the_rest(tmp_path: Path) 
         process.terminate()
         process.wait(10)
         server.close()
+
+
+@pytest.mark.parametrize("path", SHIPPED_CONFIGS, ids=lambda p: p.name)
+def test_access_logs_leave_out_query_strings(path: Path) -> None:
+    """A stream's `?token=` (the documented fallback) must not land in a log file."""
+    log_format = re.search(r"log_format tac ([^;]+);", path.read_text())
+    assert log_format is not None
+    for variable in ("$request ", '$request"', "$request_uri", "$args", "$query_string"):
+        assert variable not in log_format.group(1)
+    assert "$uri" in log_format.group(1)
