@@ -3,9 +3,10 @@
 Connect with `Authorization: Bearer <token>`, or where headers cannot be set (a browser's
 WebSocket) with the subprotocols `tac.bearer, <token>` (`new WebSocket(url, ["tac.bearer",
 token])`; the server accepts `tac.bearer`). `?token=<token>` still works as a last resort, but
-proxies log URLs: prefer the other two. To resume, add `?since=<slug>:<seq>,<slug>:<seq>`, each seq the one up to which the client
-holds *every* message of the room (not the highest it saw: after a crash of an instance a
-client can hold messages above a hole, and the hole is filled only if `since` is below it).
+proxies log URLs: prefer the other two. To resume, add `?since=<slug>:<seq>,<slug>:<seq>`,
+each seq the one up to which the client holds *every* message of the room (not the highest
+it saw: after a crash of an instance a client can hold messages above a hole, and the hole is
+filled only if `since` is below it).
 The server sends
 1. one `{"type": "stream.ready", "rooms": [{"id", "slug", "last_seq"}]}` event,
 2. what each room in `since` missed after that seq (from MongoDB),
