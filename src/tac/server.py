@@ -1,9 +1,10 @@
 """How Tac is served: Hypercorn (the default) tuned for fan-out, or uvicorn for comparison.
 
-Two things Hypercorn has no setting for, applied once per process by `tune_hypercorn`:
-permessage-deflate is refused unless TAC_WS_COMPRESSION (a zlib stream per socket costs
-300 KB and compresses every frame again for every socket), and a server text frame is
-built once per text, not once per socket (the hub hands every socket the same string).
+Three things Hypercorn (0.18, pinned) has no setting for, applied once per process by
+`tune_hypercorn`: permessage-deflate is refused unless TAC_WS_COMPRESSION (a zlib stream per
+socket costs 300 KB and compresses every frame again for every socket), a server text frame
+is built once per text, not once per socket (the hub hands every socket the same string),
+and a socket refused for an oversized frame loses its TCP connection at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,37 @@ def tune_hypercorn(settings: Settings) -> None:
     if not settings.ws_compression:
         refuse_ws_compression()
     cache_text_frames(settings.ws_frame_cache_entries)
+    close_after_oversized_frames()
+
+
+def close_after_oversized_frames() -> None:
+    """Drop the connection once a frame over websocket_max_message_size was refused.
+
+    Hypercorn 0.18 answers such a frame with a 1009 close and stops reading, but keeps the
+    TCP connection and leaves the app waiting until the client answers the close, which a
+    client sending oversized frames need not do: the socket stayed up to a ping interval.
+    After the 1009 is sent, the stream is ended now, as when the client's close arrives.
+    """
+    from hypercorn.protocol import ws_stream
+    from hypercorn.protocol.events import StreamClosed
+    from wsproto.connection import ConnectionState
+
+    handle = ws_stream.WSStream._handle_events
+    if getattr(handle, "closes_oversized", False):
+        return
+
+    async def handle_then_close(self: Any) -> None:
+        await handle(self)
+        # Only the refusal leaves the app's side open with our close sent (the app's own
+        # close moves self.state to CLOSED first).
+        if (
+            self.state is ws_stream.ASGIWebsocketState.CONNECTED
+            and self.connection.state is ConnectionState.LOCAL_CLOSING
+        ):
+            await self.send(StreamClosed(stream_id=self.stream_id))
+
+    handle_then_close.closes_oversized = True  # type: ignore[attr-defined]
+    ws_stream.WSStream._handle_events = handle_then_close  # type: ignore[method-assign]
 
 
 def refuse_ws_compression() -> None:
