@@ -106,11 +106,16 @@ SECONDS ?= 60
 chaos: $(STAMP) system-deps
 	$(BIN)/python -m ops.chaos --clients $(CLIENTS) --rate $(RATE) --seconds $(SECONDS)
 
-# Re-vendor the pinned htmx files from npm (versions in package.json).
+# Re-vendor the pinned htmx and Swagger UI files from npm (versions in package.json), so
+# no page needs a third-party origin. Install scripts are not run (swagger-ui-dist's reports
+# installs to a tracker).
+SWAGGER_FILES := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE
 vendor:
-	npm install --no-save --no-package-lock
+	npm install --no-save --no-package-lock --ignore-scripts
 	cp node_modules/htmx.org/dist/htmx.min.js src/tac/static/htmx.min.js
 	cp node_modules/htmx-ext-ws/dist/ws.min.js src/tac/static/ws.min.js
+	mkdir -p src/tac/static/swagger
+	cd node_modules/swagger-ui-dist && cp $(SWAGGER_FILES) ../../src/tac/static/swagger/
 
 clean:
 	rm -rf $(VENV) $(UV_VENV) var build dist *.egg-info node_modules

@@ -39,3 +39,45 @@ async def test_an_instance_also_serves_its_unix_socket(
         body = f"over the unix socket {secrets.token_hex(3)}"
         await ws.send(json.dumps({"body": body}))
         await receive_until(ws, lambda text: body in text)
+
+
+async def test_a_socket_closed_for_an_oversized_frame_loses_its_tcp_connection(
+    person_factory: Any, settings: Settings
+) -> None:
+    """Hypercorn sends 1009 and then waited (up to a ping interval) for the client's close:
+    a client that never answers must not keep the connection."""
+    import asyncio
+    import base64
+    import os
+    import struct
+    import time
+
+    alice = await person_factory()
+    cookie = "; ".join(f"{k}={v}" for k, v in alice.http.cookies.items())
+    reader, writer = await asyncio.open_connection(settings.host, settings.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            "GET /rooms/general/ws HTTP/1.1\r\n"
+            f"Host: {settings.host}:{settings.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://{settings.host}:{settings.port}\r\n"
+            f"Cookie: {cookie}\r\n\r\n"
+        ).encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 101")
+    payload = b"x" * (settings.ws_max_message_bytes + 1)
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    writer.write(b"\x81\xff" + struct.pack("!Q", len(payload)) + mask + masked)
+    await writer.drain()
+    sent = time.monotonic()
+    received = b""
+    async with asyncio.timeout(settings.ws_ping_interval_seconds):
+        while chunk := await reader.read(65536):  # never answering the close
+            received += chunk
+    assert time.monotonic() - sent < 2.0
+    assert b"\x88" in received and struct.pack("!H", 1009) in received  # said why first
+    writer.close()

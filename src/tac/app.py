@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
 from tac import db
@@ -63,6 +64,12 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.extensions["tac.settings"] = settings
     register_web(app)
+    if settings.proxy_trusted_hops > 0:
+        # The scheme, client and host the proxy saw (the socket's origin check needs the
+        # scheme); without trusted hops, a client's X-Forwarded-* headers are ignored.
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.proxy_trusted_hops
+        )
 
     @app.before_serving
     async def startup() -> None:

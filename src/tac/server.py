@@ -1,10 +1,11 @@
 """How Tac is served: Hypercorn (the default) tuned for fan-out, or uvicorn for comparison.
 
-Two things Hypercorn has no setting for, applied by `tune_hypercorn` (the patches
+Three things Hypercorn has no setting for, applied by `tune_hypercorn` (the patches
 themselves, and why, are in tac.patches): permessage-deflate is refused unless
 TAC_WS_COMPRESSION (a zlib stream per socket costs 300 KB and compresses every frame again
-for every socket), and a server text frame is built once per text, not once per socket
-(the hub hands every socket the same string).
+for every socket), a server text frame is built once per text, not once per socket (the
+hub hands every socket the same string), and a socket refused for an oversized frame loses
+its TCP connection at once.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ def hypercorn_config(settings: Settings) -> Config:
 
 def tune_hypercorn(settings: Settings) -> None:
     """What Hypercorn has no setting for (tac.patches): refuse permessage-deflate unless
-    TAC_WS_COMPRESSION, and frame each text once for all sockets. Applying again with
-    other settings replaces what was applied."""
+    TAC_WS_COMPRESSION, frame each text once for all sockets, and close a socket's TCP
+    connection once it was refused for an oversized frame. Applying again with other
+    settings replaces what was applied."""
     patches.refuse_ws_compression(not settings.ws_compression)
     patches.cache_text_frames(settings.ws_frame_cache_entries)
+    patches.close_after_oversized_frames()
 
 
 async def serve_app(settings: Settings) -> None:

@@ -37,7 +37,21 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     """`json`: one JSON object per log line (with the instance id), for log collectors."""
     cookie_secure: bool = False
-    """Send the session cookie only over HTTPS (turn on behind TLS)."""
+    """Send the session cookie only over HTTPS (turn on behind TLS); also sends
+    Strict-Transport-Security."""
+
+    # Edge: what a browser, a proxy and a scraper may do
+    hsts_max_age_seconds: int = 365 * 24 * 3600
+    """Strict-Transport-Security's max-age, sent only when TAC_COOKIE_SECURE."""
+    allowed_origins: list[str] = []
+    """Origins (`scheme://host[:port]`, a JSON list) whose pages may open a room's socket.
+    Empty: only the request's own origin (its scheme, Host and port)."""
+    proxy_trusted_hops: int = 0
+    """Proxies in front of Tac whose X-Forwarded-For/-Proto/-Host are believed (Hypercorn's
+    ProxyFixMiddleware). 0: none; 1 behind the shipped nginx configs."""
+    metrics_token: str | None = None
+    """Set: /metrics answers only `Authorization: Bearer <this>` (401 otherwise). The
+    shipped nginx configs never pass /metrics on: scrape each instance directly."""
 
     # Limits
     message_max_chars: int = 4000

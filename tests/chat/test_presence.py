@@ -62,3 +62,24 @@ async def test_marks_of_a_silent_instance_expire() -> None:
     await asyncio.sleep(0.3)
     await alive.renew_and_sweep()  # only the live instance renews
     assert await alive.online("r") == {"u2"}
+
+
+async def test_visitors_are_counted_apart_not_listed_as_online_members(
+    person_factory: Any,
+) -> None:
+    from tests.web.test_ws import make_room
+
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()  # reads the public room without joining it
+    alice_id, bob_id = await user_id(alice), await user_id(bob)
+    slug = await make_room(alice, "Open house")
+    async with alice.connect(slug) as a, bob.connect(slug) as b:
+        await hello(a, 10**9)
+        await hello(b, 10**9)
+        frames = await receive_until(a, lambda t: "1 visitor reading" in t)
+        members = frames[-1].rsplit("<section", 1)[-1]
+        assert online_ids(members) == {alice_id}
+        assert bob_id not in members
+        assert "1 online" in members
+        page = (await bob.http.get(f"/rooms/{slug}")).text
+        assert online_ids(page) == {alice_id} and "1 visitor reading" in page

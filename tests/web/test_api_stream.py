@@ -212,3 +212,18 @@ async def test_leaving_a_room_stops_its_events_on_an_open_stream_at_once(api: Ap
                     if e["type"] == "message.posted"
                 ]
         assert seen == [(other["id"], 1)]  # nothing of the room bob left
+
+
+async def test_token_in_the_subprotocol_works_and_is_echoed(api: ApiUsers) -> None:
+    """A browser cannot set Authorization on a WebSocket: it offers `tac.bearer, <token>`."""
+    alice = await api.new()
+    url = alice.base_url.replace("http", "ws", 1) + f"{API}/stream"
+    offered = [websockets.Subprotocol("tac.bearer"), websockets.Subprotocol(alice.token)]
+    async with websockets.connect(url, subprotocols=offered) as ws:
+        assert ws.subprotocol == "tac.bearer"
+        await ready(ws)
+    wrong = [websockets.Subprotocol("tac.bearer"), websockets.Subprotocol("tac_nope")]
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url, subprotocols=wrong):
+            pass
+    assert refused.value.response.status_code == 401

@@ -42,3 +42,23 @@ async def test_metrics_count_posts_and_deliveries(person_factory: Any) -> None:
     assert "tac_delivery_latency_seconds_bucket" in during
     assert "tac_bus_reconnects_total" in during
     assert "tac_slow_consumer_closes_total" in during
+
+
+async def test_metrics_with_a_token_answer_only_its_bearer(
+    base_url: str, settings: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(settings, "metrics_token", "scrape-me-7c1f")
+    anyone = Person(base_url)
+    try:
+        refused = await anyone.http.get("/metrics")
+        assert refused.status_code == 401 and "tac_" not in refused.text
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+        wrong = await anyone.http.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        scraper = await anyone.http.get(
+            "/metrics", headers={"Authorization": "Bearer scrape-me-7c1f"}
+        )
+        assert scraper.status_code == 200 and "tac_messages_posted_total" in scraper.text
+        assert (await anyone.http.get("/healthz")).status_code == 200  # still open
+    finally:
+        await anyone.close()

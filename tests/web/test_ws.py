@@ -6,6 +6,8 @@ import asyncio
 import re
 from typing import Any
 
+import pytest
+
 from tac.models import Room
 from tests.chat.test_messages import stored_in
 from tests.conftest import Person, hello, quiet_for, receive_until
@@ -225,3 +227,50 @@ async def test_a_malformed_client_id_is_refused_inline(person_factory: Any) -> N
         assert "is 1 to 64 of A-Z" in "".join(frames)
     room = await Room.find_one(Room.slug == slug)
     assert room is not None and room.last_seq == 0
+
+
+async def socket_status(person: Person, slug: str, origin: str) -> int:
+    """101 when the socket opens from a page of `origin`, else the refusal's status."""
+    import websockets
+
+    cookie = "; ".join(f"{k}={v}" for k, v in person.http.cookies.items())
+    try:
+        async with websockets.connect(
+            person.ws_url(slug),
+            additional_headers={"Cookie": cookie},
+            origin=websockets.Origin(origin),
+        ):
+            return 101
+    except websockets.InvalidStatus as e:
+        return e.response.status_code
+
+
+async def test_origin_check_compares_the_scheme_too(person_factory: Any, base_url: str) -> None:
+    alice: Person = await person_factory()
+    assert base_url.startswith("http://")
+    assert await socket_status(alice, "general", base_url) == 101
+    assert await socket_status(alice, "general", base_url.replace("http", "https", 1)) == 403
+    assert await socket_status(alice, "general", base_url + "1") == 403  # another port
+    assert await socket_status(alice, "general", "null") == 403
+
+
+async def test_allowed_origins_replace_the_requests_own(
+    person_factory: Any, base_url: str, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "allowed_origins", ["https://chat.example"])
+    alice: Person = await person_factory()
+    assert await socket_status(alice, "general", "https://chat.example") == 101
+    assert await socket_status(alice, "general", "https://chat.example:443") == 101
+    assert await socket_status(alice, "general", "http://chat.example") == 403
+    assert await socket_status(alice, "general", base_url) == 403
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(settings: Any) -> None:
+    from hypercorn.middleware import ProxyFixMiddleware
+
+    from tac.app import create_app
+
+    assert not isinstance(create_app(settings).asgi_app, ProxyFixMiddleware)
+    behind_nginx = create_app(settings.model_copy(update={"proxy_trusted_hops": 1}))
+    assert isinstance(behind_nginx.asgi_app, ProxyFixMiddleware)
+    assert behind_nginx.asgi_app.trusted_hops == 1

@@ -111,17 +111,23 @@ class RoomPresence:
     room: Room
     member_count: int
     online: set[str]
-    """Ids (as str) of the users online now."""
+    """Ids (as str) of the room's members online now (visitors are not members)."""
     shown: list[User]
     """Some of them, at most presence_list_max, by name: a room of 20,000 lists no 20,000."""
+    visitors: int = 0
+    """People reading the room (a public one) without being members: counted, not listed."""
 
 
 async def room_presence(presence: Presence, room: Room, list_max: int) -> RoomPresence:
-    online = await presence.online(str(room.id))
+    here = await presence.online(str(room.id))
+    members_here = await Membership.find(
+        {"room": room.id, "user": {"$in": [PydanticObjectId(i) for i in here]}}
+    ).to_list()
+    online = {str(m.user) for m in members_here}
     ids = [PydanticObjectId(i) for i in sorted(online)[:list_max]]
     shown = await User.find({"_id": {"$in": ids}}).sort(User.username_key).to_list()
     count = await Membership.find(Membership.room == room.id).count()
-    return RoomPresence(room, count, online, shown)
+    return RoomPresence(room, count, online, shown, visitors=len(here - online))
 
 
 async def presence_of_room(presence: Presence, list_max: int, room_id: str) -> RoomPresence:

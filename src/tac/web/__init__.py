@@ -29,9 +29,10 @@ def settings() -> Settings:
 
 
 def register_web(app: Quart) -> None:
-    from tac.web import api, auth, errors, fragments, ops, pages, token_page, ws
+    from tac.web import api, auth, errors, fragments, headers, ops, pages, token_page, ws
 
     app.jinja_env.globals["tac_settings"] = app.extensions["tac.settings"]
+    headers.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)

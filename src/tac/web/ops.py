@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Blueprint, Response, ResponseReturnValue, current_app
+from quart import Blueprint, Response, ResponseReturnValue, current_app, request
 
 from tac import db
-from tac.web import runtime
+from tac.web import runtime, settings
 
 bp = Blueprint("ops", __name__)
 
@@ -30,4 +32,22 @@ async def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 async def metrics() -> ResponseReturnValue:
+    """For Prometheus, on each instance's own address: the nginx configs never pass it on
+    (it tells the Python version and the traffic). With TAC_METRICS_TOKEN, only its bearer."""
+    if not metrics_allowed(request.headers.get("Authorization", "")):
+        return Response(
+            "Send 'Authorization: Bearer <TAC_METRICS_TOKEN>'.\n",
+            401,
+            {"WWW-Authenticate": "Bearer"},
+            content_type="text/plain",
+        )
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_allowed(authorization: str) -> bool:
+    token = settings().metrics_token
+    if not token:
+        return True
+    scheme, _, given = authorization.strip().partition(" ")
+    given_bytes, token_bytes = given.strip().encode(), token.encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token_bytes)

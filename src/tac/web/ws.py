@@ -28,9 +28,39 @@ log = logging.getLogger(__name__)
 
 
 def same_origin() -> bool:
-    """Browsers send Origin on WebSockets; a page of another site must not ride our cookie."""
+    """Browsers send Origin on WebSockets; a page of another site must not ride our cookie.
+
+    The whole origin counts (scheme, host, port): an https page is not the http site. The
+    allowed ones are TAC_ALLOWED_ORIGINS, or else the request's own (its scheme is the
+    proxy's X-Forwarded-Proto only when TAC_PROXY_TRUSTED_HOPS trusts the proxy).
+    """
     origin = websocket.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == websocket.headers.get("Host")
+    if origin is None:  # not a browser: it has no cookie of ours to ride
+        return True
+    allowed = settings().allowed_origins or [own_origin()]
+    given = normal_origin(origin)
+    return bool(given) and given in {normal_origin(a) for a in allowed}
+
+
+def own_origin() -> str:
+    scheme = {"ws": "http", "wss": "https"}.get(websocket.scheme, websocket.scheme)
+    return f"{scheme}://{websocket.headers.get('Host', '')}"
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normal_origin(origin: str) -> str:
+    """`scheme://host:port` in lower case with the port spelled out; '' when not an origin."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.hostname or port is None:
+        return ""
+    host = parts.hostname.lower()
+    return f"{parts.scheme.lower()}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def parse_frame(data: str | bytes) -> dict[str, Any]:

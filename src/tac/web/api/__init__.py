@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from quart import Blueprint, Quart, current_app, request
+from quart import Blueprint, Quart, ResponseReturnValue, current_app, render_template, request
 from quart_schema import (
     HttpSecurityScheme,
     Info,
@@ -26,6 +26,7 @@ from tac.web.api.schemas import ErrorOut
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
+docs = Blueprint("api_docs", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_CONTENT = "_tac_no_content"
@@ -100,13 +101,19 @@ class ApiProvider(OpenAPIProvider):
         return paths, components
 
 
+@docs.get("/api/docs")
+async def api_docs() -> ResponseReturnValue:
+    """Swagger UI from Tac's own static files (quart-schema's page loads it from a CDN)."""
+    return await render_template("pages/api_docs.html", openapi_url=f"{PREFIX}/openapi.json")
+
+
 def init_app(app: Quart) -> None:
     from tac.web.api import messages, rooms, stream, tokens, users  # noqa: F401  (their routes)
 
     QuartSchema(
         app,
         openapi_path=f"{PREFIX}/openapi.json",
-        swagger_ui_path="/api/docs",
+        swagger_ui_path=None,  # ours is `api_docs`, with vendored files
         redoc_ui_path=None,
         scalar_ui_path=None,
         info=Info(title="Tac API", version="1", description=DESCRIPTION),
@@ -115,3 +122,4 @@ def init_app(app: Quart) -> None:
         openapi_provider_class=ApiProvider,
     )
     app.register_blueprint(bp)
+    app.register_blueprint(docs)

@@ -1,9 +1,12 @@
 """GET /api/v1/stream: a WebSocket of JSON events for every room of the token's user.
 
-Connect with `Authorization: Bearer <token>` (or `?token=<token>` where headers cannot be set)
-and, to resume, `?since=<slug>:<seq>,<slug>:<seq>`, each seq the one up to which the client
-holds *every* message of the room (not the highest it saw: after a crash of an instance a
-client can hold messages above a hole, and the hole is filled only if `since` is below it).
+Connect with `Authorization: Bearer <token>`, or where headers cannot be set (a browser's
+WebSocket) with the subprotocols `tac.bearer, <token>` (`new WebSocket(url, ["tac.bearer",
+token])`; the server accepts `tac.bearer`). `?token=<token>` still works as a last resort, but
+proxies log URLs: prefer the other two. To resume, add `?since=<slug>:<seq>,<slug>:<seq>`,
+each seq the one up to which the client holds *every* message of the room (not the highest
+it saw: after a crash of an instance a client can hold messages above a hole, and the hole is
+filled only if `since` is below it).
 The server sends
 1. one `{"type": "stream.ready", "rooms": [{"id", "slug", "last_seq"}]}` event,
 2. what each room in `since` missed after that seq (from MongoDB),
@@ -44,19 +47,35 @@ def parse_since(text: str) -> dict[str, int]:
     return since
 
 
-async def stream_user() -> User:
+BEARER_PROTOCOL = "tac.bearer"
+"""Offered with the token as the next subprotocol: a browser's way to send a token that no
+proxy logs (it cannot set Authorization on a WebSocket)."""
+
+
+def stream_secret() -> tuple[str, str | None]:
+    """The token, and the subprotocol to accept (the one that carried it, if one did)."""
     authorization = websocket.headers.get("Authorization")
     if authorization is not None:
-        return await user_for_bearer(bearer_secret(authorization))
-    return await user_for_bearer(bearer_secret("Bearer " + websocket.args.get("token", "")))
+        return bearer_secret(authorization), None
+    offered = websocket.requested_subprotocols
+    if BEARER_PROTOCOL in offered:
+        after = offered[offered.index(BEARER_PROTOCOL) + 1 :]
+        return bearer_secret("Bearer " + (after[0] if after else "")), BEARER_PROTOCOL
+    # The documented fallback; the shipped nginx configs log paths without their query.
+    return bearer_secret("Bearer " + websocket.args.get("token", "")), None
+
+
+async def stream_user() -> tuple[User, str | None]:
+    secret, subprotocol = stream_secret()
+    return await user_for_bearer(secret), subprotocol
 
 
 @bp.websocket("/stream")
 async def stream() -> None:
     """Refused before the handshake completes: 401 without a valid token, 422 for bad since."""
-    user = await stream_user()
+    user, subprotocol = await stream_user()
     since = parse_since(websocket.args.get("since", ""))
-    await websocket.accept()
+    await websocket.accept(subprotocol=subprotocol)
     conn = Connection(str(user.id), "json", settings().ws_send_queue_max, member_only=True)
     joined = await rooms.rooms_of(user)
     async with attached(conn, [str(room.id) for room in joined]):
