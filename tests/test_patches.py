@@ -20,7 +20,7 @@ import pytest
 import websockets
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
-from hypercorn.protocol.ws_stream import Handshake
+from hypercorn.protocol.ws_stream import Handshake, WSStream
 from quart import Quart, websocket
 from quart.asgi import ASGIWebsocketConnection
 from quart.wrappers.websocket import Websocket
@@ -39,6 +39,7 @@ from tac.patches import (
     SEND_DIRECTLY,
     PatchError,
     cache_text_frames,
+    close_after_oversized_frames,
     refuse_ws_compression,
     send_directly,
 )
@@ -168,6 +169,13 @@ def test_revert_restores_the_libraries_own_functions() -> None:
     assert Connection.__dict__["send"] is ORIGINAL_SEND
     REFUSE_WS_COMPRESSION.revert()  # twice is harmless
     assert Handshake.__dict__["accept"] is ORIGINAL_ACCEPT
+    handle_events = WSStream.__dict__["_handle_events"]
+    close_after_oversized_frames(False)
+    original = WSStream.__dict__["_handle_events"]
+    assert original.__module__ == "hypercorn.protocol.ws_stream"
+    close_after_oversized_frames()
+    assert WSStream.__dict__["_handle_events"] is not original
+    del handle_events
 
 
 def test_applying_again_replaces_instead_of_wrapping() -> None:
