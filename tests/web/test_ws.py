@@ -274,3 +274,29 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(settings: Any)
     behind_nginx = create_app(settings.model_copy(update={"proxy_trusted_hops": 1}))
     assert isinstance(behind_nginx.asgi_app, ProxyFixMiddleware)
     assert behind_nginx.asgi_app.trusted_hops == 1
+
+
+async def test_after_leaving_in_another_tab_a_post_on_the_open_socket_is_refused(
+    person_factory: Any, app: Any
+) -> None:
+    """The socket knows its user is a member (no read per post) until a LEFT event says
+    otherwise: then the next post is checked, and refused."""
+    alice: Person = await person_factory()
+    slug = await make_room(alice, "Left behind")
+    alice_id = (await alice.http.get("/api/v1/users/me")).json()["id"]
+    async with alice.connect(slug) as a:
+        await hello(a, 0)
+        await a.send('{"body": "while a member", "client_id": "m-1"}')
+        await receive_until(a, lambda t: 'data-client-id="m-1"' in t)
+        left = await alice.post_form(f"/rooms/{slug}/leave", {}, page=f"/rooms/{slug}")
+        assert left.status_code == 302
+        hub = app.extensions["tac"].hub
+        async with asyncio.timeout(5):  # until the LEFT event crossed the bus to the hub
+            while any(c.member_of for c in hub.connections if c.user == alice_id):
+                await asyncio.sleep(0.01)
+        await a.send('{"body": "after leaving", "client_id": "m-2"}')
+        frames = await receive_until(a, lambda t: 'data-client-id="m-2"' in t)
+        assert f"Join #{slug} first." in "".join(frames)
+    room = await Room.find_one(Room.slug == slug)
+    assert room is not None
+    assert [m.body for m in await stored_in(room)] == ["while a member"]

@@ -68,6 +68,7 @@ async def post_message(
     client_id: str | None = None,
     *,
     retry: bool = False,
+    known_member: bool = False,
 ) -> Message:
     """Store the message, then publish it. A message not stored was not sent.
 
@@ -75,10 +76,15 @@ async def post_message(
     that lost its socket before the acknowledgment resends with `retry` (which looks first,
     so the common resend takes no seq); a duplicate that was not marked as a retry is caught
     by the unique index, and its seq left unused (abandoned: catch-ups pass it).
+
+    `known_member`: the caller (a socket that follows membership changes) knows the author
+    is a member, and the membership read is skipped: a post is then two round trips to the
+    database before it is published (take the seq, store the message).
     """
     body = check_body(chat, body)
     client_id = check_client_id(client_id)
-    await require_member(author, room)
+    if not known_member:
+        await require_member(author, room)
     if retry and client_id is not None:
         stored = await posted_before(room, author, client_id)
         if stored is not None:

@@ -198,12 +198,10 @@ class Hub:
 
     def _member_left(self, sockets: RoomSockets, room: str, user: str) -> None:
         """The user's member-only sockets stop receiving the room at once."""
-        leaving = [
-            conn
-            for conns in sockets.by_fmt.values()
-            for conn in conns
-            if conn.user == user and conn.member_only
-        ]
+        theirs = [conn for conns in sockets.by_fmt.values() for conn in conns if conn.user == user]
+        for conn in theirs:
+            conn.member_of.discard(room)
+        leaving = [conn for conn in theirs if conn.member_only]
         if any([self._remove(conn, room) for conn in leaving]):
             self._tasks.spawn(self._unsubscribe(room), f"unsubscribe:{room}")
 

@@ -33,8 +33,9 @@ class Connection:
     """
 
     __slots__ = (
-        "catchup", "close_code", "closing", "fmt", "joiner", "limit", "member_only",
-        "pending", "rooms", "send", "sent_above", "session", "stalled", "user", "wake",
+        "catchup", "close_code", "closing", "fmt", "joiner", "limit", "member_of",
+        "member_only", "pending", "rooms", "send", "sent_above", "session", "stalled", "user",
+        "wake",
     )  # fmt: skip
 
     def __init__(
@@ -46,6 +47,9 @@ class Connection:
         self.member_only = member_only
         """Receives a room only while its user is a member (the API stream); a page's
         socket may read a public room as a visitor."""
+        self.member_of: set[str] = set()
+        """Rooms its user was found a member of; a LEFT event takes a room out at once, so a
+        post on this socket needs no membership read (issue 11: two round trips a post)."""
         self.fmt = fmt
         self.joiner = "\n" if fmt == "json" else ""
         """HTML fragments concatenate into one frame; JSON events go one per line."""

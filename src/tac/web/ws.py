@@ -110,6 +110,8 @@ async def room_socket(slug: str) -> None:
         abort(404)
     await websocket.accept()
     conn = Connection(str(user.id), "html", settings().ws_send_queue_max)
+    if await rooms.membership_of(user, room) is not None:
+        conn.member_of.add(str(room.id))
     async with attached(conn, [str(room.id)]):
         first = await _hello(conn, room)
         await run_until_closed(conn, _read(conn, user, room, first))
@@ -150,7 +152,13 @@ async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any
     client_id = frame.get("client_id")
     try:
         message = await messages.post_message(
-            chat(), user, room, body, client_id, retry=frame.get("retry") is True
+            chat(),
+            user,
+            room,
+            body,
+            client_id,
+            retry=frame.get("retry") is True,
+            known_member=str(room.id) in conn.member_of,
         )
     except ChatError as e:
         state = await composer_state(room, e, body, client_id)
