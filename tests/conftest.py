@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +21,7 @@ from tac.patches import send_directly
 from tac.server import hypercorn_config, tune_hypercorn
 from tac.settings import Settings
 from tests.redis_cluster import redis_cluster_url  # noqa: F401 - a session fixture
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.browser"]  # the `browser` fixture
 
@@ -60,12 +60,16 @@ async def start_server(app: Quart, settings: Settings) -> tuple[asyncio.Event, a
     task = asyncio.create_task(
         serve(app, hypercorn_config(settings), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     )
+    url = f"http://{settings.host}:{settings.port}/login"
     async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            with contextlib.suppress(httpx.TransportError):
-                await client.get(f"http://{settings.host}:{settings.port}/login")
-                break
-            await asyncio.sleep(0.05)
+
+        async def answers() -> bool:
+            await client.get(url)
+            return True
+
+        await wait_until(
+            answers, 30, what=f"the server answers {url}", ignore=(httpx.TransportError,)
+        )
     return stop, task
 
 
@@ -165,19 +169,11 @@ async def receive_until(ws: Any, predicate: Any, seconds: float = 5.0) -> list[s
                 return frames
 
 
-async def quiet_for(ws: Any, seconds: float) -> list[str]:
-    """Frames with messages arriving within `seconds` (none, if the socket should stay quiet).
-
-    Presence updates (the members list) and the sender's composer state are left out.
-    """
-    frames: list[str] = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                frame = await ws.recv()
-                if "<article" in frame:
-                    frames.append(frame)
-    return frames
+async def attached(ws: Any, seconds: float = 5.0) -> list[str]:
+    """Frames until the room's members list arrives. The socket is then attached to its room:
+    it announces its arrival only after attaching, and every arrival sends the list to every
+    socket of the room, the arriving one included."""
+    return await receive_until(ws, lambda text: 'id="members"' in text, seconds)
 
 
 @pytest.fixture(scope="session")

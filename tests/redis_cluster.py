@@ -6,11 +6,12 @@ import random
 import shutil
 import socket
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+
+from tests.waiting import wait_until_sync
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +33,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             check=True,
         )  # fmt: skip
     try:
-        _wait_for(lambda: all(redis.Redis(port=p).ping() for p in ports))
+        _wait_for(lambda: all(redis.Redis(port=p).ping() for p in ports), "every node answers")
         subprocess.run(
             ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
              "--cluster-replicas", "0", "--cluster-yes"],
@@ -42,7 +43,8 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             lambda: all(
                 redis.Redis(port=p).execute_command("CLUSTER INFO")["cluster_state"] == "ok"
                 for p in ports
-            )
+            ),
+            "the cluster state is ok on every node",
         )
         yield f"redis://127.0.0.1:{ports[0]}/0"
     finally:
@@ -72,13 +74,5 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def _wait_for(check: object, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("Redis Cluster did not come up")
+def _wait_for(check: Callable[[], object], what: str, seconds: float = 15.0) -> None:
+    wait_until_sync(check, seconds, what=f"Redis Cluster: {what}", ignore=(redis.RedisError,))

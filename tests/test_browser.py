@@ -10,6 +10,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser import needs_chromium, sign_up
 from tests.conftest import unique
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -67,11 +68,14 @@ async def test_scrolling_up_loads_earlier_messages_down_to_the_first(
     articles = page.locator("#messages article")
     await expect(articles).to_have_count(50)
     start = page.locator(".history-start")
-    for _ in range(20):  # each scroll to the top reveals the trigger of the page before
+
+    async def at_the_start() -> bool:
         if await start.count():
-            break
-        await page.evaluate("window.scrollTo(0, 0)")
-        await page.wait_for_timeout(250)
+            return True
+        await page.evaluate("window.scrollTo(0, 0)")  # reveals the trigger of the page before
+        return False
+
+    await wait_until(at_the_start, 15, interval=0.1, what="the history's start is loaded")
     await expect(start).to_be_visible()
     seqs = await articles.evaluate_all("els => els.map(e => +e.dataset.seq)")
     assert seqs == list(range(1, 121))

@@ -14,7 +14,8 @@ import websockets
 
 from tac.embedded import free_port
 from tac.settings import Settings
-from tests.conftest import Person, hello
+from tests.conftest import Person, attached, hello
+from tests.waiting import wait_until
 
 
 async def test_stopping_an_instance_closes_sockets_with_1012(settings: Settings, app: Any) -> None:
@@ -36,18 +37,15 @@ async def test_stopping_an_instance_closes_sockets_with_1012(settings: Settings,
     )
     person = Person(f"http://127.0.0.1:{port}")
     try:
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    if (await person.http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+
+        async def ready() -> bool:
+            return (await person.http.get("/readyz")).status_code == 200
+
+        await wait_until(ready, 30, what="the instance is ready", ignore=(httpx.TransportError,))
         await person.register()
         async with person.connect("general") as ws:
             await hello(ws, 10**9)
-            await asyncio.sleep(0.2)
+            await attached(ws)  # the instance holds the socket in its room
             process.send_signal(signal.SIGTERM)
             try:
                 async with asyncio.timeout(10):

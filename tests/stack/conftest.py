@@ -21,6 +21,7 @@ from pymongo import MongoClient
 
 from ops.stack import Stack, nginx_binary
 from tests.conftest import Person, hello
+from tests.waiting import WaitTimeout, wait_until
 
 ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)">')
 
@@ -144,6 +145,8 @@ class Listener:
         self.close_codes: list[int | None] = []
         self.failed_handshakes = 0
         self.connects = 0
+        self.members_lists = 0  # frames with the room's members list: the socket is attached
+        self.frames: list[str] = []
         self.ws: Any = None
         self.gave_up = False
         self.changed = asyncio.Event()
@@ -180,7 +183,7 @@ class Listener:
             if code is not None and code not in RECONNECTING_CODES:
                 self.gave_up = True  # what htmx does: the page stays disconnected
                 return
-            await asyncio.sleep(0.1 + random.random() * 0.3)
+            await asyncio.sleep(0.1 + random.random() * 0.3)  # htmx's reconnect delay, not a wait
 
     async def _session(self) -> int | None:
         """One connection, until it closes; returns its close code (None: never opened)."""
@@ -192,7 +195,9 @@ class Listener:
                 self.changed.set()
                 try:
                     async for frame in ws:
-                        self.seqs += seqs_in(frame)
+                        self.seqs += seqs_in(str(frame))
+                        self.frames.append(str(frame))
+                        self.members_lists += 'id="members"' in frame
                         self.changed.set()
                 except websockets.ConnectionClosed:
                     pass
@@ -216,6 +221,9 @@ class Listener:
             return False
         return True
 
+    def heard(self, text: str) -> bool:
+        return any(text in frame for frame in self.frames)
+
     async def wait_connected(self, seconds: float = 10.0) -> None:
         async with asyncio.timeout(seconds):
             while self.ws is None:
@@ -225,7 +233,9 @@ class Listener:
 
 async def wait_until_all_hold(listeners: list[Listener], top: int, seconds: float) -> None:
     """Until every listener holds seq `top` (or gave up); no failure here, the caller asserts."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while not all(lst.last >= top or lst.gave_up for lst in listeners):
-                await asyncio.sleep(0.1)
+    with contextlib.suppress(WaitTimeout):
+        await wait_until(
+            lambda: all(lst.last >= top or lst.gave_up for lst in listeners),
+            seconds,
+            what=f"every listener holds seq {top}",
+        )

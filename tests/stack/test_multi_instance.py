@@ -8,16 +8,16 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ops.stack import Stack
-from tests.conftest import Person, hello, quiet_for, receive_until
+from tests.conftest import Person, attached, hello, receive_until
 from tests.stack.conftest import (
     Listener,
     join,
@@ -27,6 +27,7 @@ from tests.stack.conftest import (
     stored_seqs,
     wait_until_all_hold,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -53,7 +54,16 @@ async def test_post_on_one_instance_reaches_the_room_on_the_other_and_no_other_r
             for ws in (a, b):
                 frames = await receive_until(ws, lambda text, body=body: body in text)
                 assert seqs_in("".join(frames)) == [seq]
-        assert await quiet_for(c, 1.0) == []
+        await nothing_came_before_a_marker(c, "second from A")
+
+
+async def nothing_came_before_a_marker(ws: Any, other: str) -> None:
+    """The socket, alone in a new room, posts a marker there: had the other room's message
+    (already delivered to its own sockets) been sent to this one, it would come first."""
+    await ws.send('{"body": "marker in my room"}')
+    frames = await receive_until(ws, lambda text: "marker in my room" in text)
+    assert seqs_in("".join(frames)) == [1]
+    assert other not in "".join(frames)
 
 
 async def test_sockets_joining_a_room_at_the_same_moment_all_get_live_messages(
@@ -72,26 +82,36 @@ async def test_sockets_joining_a_room_at_the_same_moment_all_get_live_messages(
             *(sockets.enter_async_context(r.connect(slug)) for r in readers)
         )
         await asyncio.gather(*(hello(ws, 0) for ws in opened))
-        await asyncio.sleep(0.5)  # every socket has said hello and joined before the post
+        # Every socket is attached to the room before the post (it then comes live).
+        await asyncio.gather(*(attached(ws) for ws in opened))
         async with alice.connect(slug) as a:
             await hello(a, 0)
-            await a.send('{"body": "to everyone at once"}')
-            got = await asyncio.gather(
-                *(quiet_for(ws, 2.0) for ws in opened), return_exceptions=True
-            )
-    assert [seqs_in("".join(frames)) for frames in got] == [[1]] * len(readers)
+            got: list[list[str]] = [[] for _ in opened]
+            # The second message is a marker: a duplicate of the first would come before it.
+            for body in ("to everyone at once", "marker after it"):
+                await a.send(f'{{"body": "{body}"}}')
+                arrived = await asyncio.gather(
+                    *(receive_until(ws, lambda text, body=body: body in text) for ws in opened)
+                )
+                for frames, more in zip(got, arrived, strict=True):
+                    frames += more
+    assert [seqs_in("".join(frames)) for frames in got] == [[1, 2]] * len(readers)
 
 
-def upstreams_of(stack: Stack, pattern: str, expected: int, seconds: float = 3.0) -> list[str]:
+async def upstreams_of(
+    stack: Stack, pattern: str, expected: int, seconds: float = 10.0
+) -> list[str]:
     """The upstream (instance) of each logged request matching `pattern` (nginx logs a
     WebSocket when it closes, so wait for `expected` lines)."""
     log = stack.log_file("nginx-access")
-    deadline = time.monotonic() + seconds
-    while True:
-        found = re.findall(pattern + r".*? upstream=(\S+)", log.read_text())
-        if len(found) >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+
+    def found() -> list[str]:
+        return re.findall(pattern + r".*? upstream=(\S+)", log.read_text())
+
+    await wait_until(
+        lambda: len(found()) >= expected, seconds, what=f"nginx logged {expected} x {pattern}"
+    )
+    return found()
 
 
 async def test_through_nginx_pages_and_sockets_spread_over_both_instances(
@@ -111,12 +131,14 @@ async def test_through_nginx_pages_and_sockets_spread_over_both_instances(
             for ws in (a, b):
                 frames = await receive_until(ws, lambda text, body=body: body in text)
                 assert seqs_in("".join(frames)) == [seq]
-        assert await quiet_for(c, 1.0) == []
+        await nothing_came_before_a_marker(c, "second via nginx")
     instances = set(stack.upstreams)
-    sockets = upstreams_of(stack, rf'"GET /rooms/{slug}/ws HTTP/1\.1" 101', expected=2)
+    sockets = await upstreams_of(stack, rf'"GET /rooms/{slug}/ws HTTP/1\.1" 101', expected=2)
     # least_conn: the second socket goes to the instance that has none yet.
     assert set(sockets) == instances, sockets
-    pages = upstreams_of(stack, r'"(?:GET|POST) /(?:register|login|rooms)\S* HTTP/1\.1" \d+', 6)
+    pages = await upstreams_of(
+        stack, r'"(?:GET|POST) /(?:register|login|rooms)\S* HTTP/1\.1" \d+', 6
+    )
     assert set(pages) == instances, pages
 
 
@@ -141,7 +163,9 @@ async def converse(
         for person in [poster, *readers]:
             listeners.append(Listener(person, slug).start())
             await listeners[-1].wait_connected()
-            await asyncio.sleep(0.2)
+            await wait_until(
+                lambda: listeners[-1].members_lists > 0, what="the socket is attached to its room"
+            )
         # Until a first message reached every page, a socket may still be joining its room.
         assert await listeners[0].send("warm-up")
         await wait_until_all_hold(listeners, 1, seconds=10)
@@ -157,11 +181,18 @@ async def converse(
             if outage_done is not None and outage_done.done():
                 outage_done.result()  # the outage itself must not have failed
                 after_outage += 1
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # the last posts are stored
-        top, stored = stored_seqs(stack, slug)
+            await asyncio.sleep(0.05)  # pacing, not a wait: the posts span the outage
+        # One socket's posts are stored in order: once the poster's page shows this one,
+        # every post before it is stored (or was refused).
+        await wait_until(lambda: listeners[0].send("last post"), 15, what="the poster can post")
+        await wait_until(lambda: listeners[0].heard("last post"), 15, what="'last post' is back")
+        top = stored_seqs(stack, slug)[0]
         await wait_until_all_hold(listeners, top, seconds=15)
-        await asyncio.sleep(0.5)  # duplicates, if any, arrive too
+        # Duplicates, had the pages been sent any, would come before this marker.
+        await wait_until(lambda: listeners[0].send("marker"), 15, what="the poster can post")
+        await wait_until_all_hold(listeners, top + 1, seconds=15)
+        last, stored = stored_seqs(stack, slug)
+        assert last == top + 1, "nothing but the marker was stored after the last post"
         return listeners, stored
     finally:
         for listener in listeners:

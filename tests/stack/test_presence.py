@@ -40,7 +40,7 @@ async def user_id(person: Person) -> str:
     return str(me.json()["id"])
 
 
-async def wait_until(ws: Any, seen: list[str], predicate: Any, seconds: float) -> None:
+async def frames_until(ws: Any, seen: list[str], predicate: Any, seconds: float) -> None:
     async with asyncio.timeout(seconds):
         while not predicate("".join(seen)):
             seen.append(await ws.recv())
@@ -58,13 +58,13 @@ async def test_user_on_b_is_online_for_a_and_drops_off_after_b_is_killed(
         frames: list[str] = []
         bob_ws = await bob.connect("general")  # closed by the crash below
         await hello(bob_ws, 10**9)
-        await wait_until(a, frames, lambda t: bob_id in online_in_last_members_list(t), 5)
+        await frames_until(a, frames, lambda t: bob_id in online_in_last_members_list(t), 5)
         # A page loaded on A now also lists bob as online.
         assert bob_id in online_in_last_members_list((await alice.http.get("/rooms/general")).text)
 
         presence_stack.kill_instance(1)  # SIGKILL: B says goodbye to nobody
         killed_at = time.monotonic()
-        await wait_until(
+        await frames_until(
             a,
             frames,
             lambda t: (
@@ -90,7 +90,9 @@ async def test_two_tabs_on_two_instances_are_one_person_online(
     async with carol.connect("general") as tab1, carol_on_b.connect("general") as tab2:
         await hello(tab1, 10**9)
         await hello(tab2, 10**9)
-        await asyncio.sleep(0.5)
+        # Each tab's socket gets a members list with carol online once it is attached.
+        for tab in (tab1, tab2):
+            await frames_until(tab, [], lambda t: carol_id in online_in_last_members_list(t), 5)
         page = (await carol.http.get("/rooms/general")).text
         assert online_in_last_members_list(page) & {carol_id} == {carol_id}
         assert page.count(f'data-user="{carol_id}"') == 1

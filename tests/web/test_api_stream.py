@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 import websockets
 
+from tests.waiting import wait_until
 from tests.web.test_api_support import API, ApiUser, ApiUsers
 
 
@@ -42,14 +42,18 @@ async def posted_until(ws: Any, room_id: str, last: int, seconds: float = 10) ->
     return seqs
 
 
-async def quiet(ws: Any, seconds: float = 0.5) -> list[dict[str, Any]]:
-    """Message events arriving within `seconds`."""
+async def through_marker(ws: Any, body: str, seconds: float = 10) -> list[dict[str, Any]]:
+    """Every event but presence until the message `body` (a marker posted last) arrives.
+    Whatever the stream sent before the marker, duplicates included, is in the list."""
     got: list[dict[str, Any]] = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                got += [e for e in events(await ws.recv()) if e["type"] != "presence"]
+    async with asyncio.timeout(seconds):
+        while not any(e.get("message", {}).get("body") == body for e in got):
+            got += [e for e in events(await ws.recv()) if e["type"] != "presence"]
     return got
+
+
+def seq_list(got: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    return [(e["room"], e["seq"], e["message"]["body"]) for e in got]
 
 
 async def test_since_gets_missed_then_live_without_duplicates(api: ApiUsers) -> None:
@@ -64,7 +68,8 @@ async def test_since_gets_missed_then_live_without_duplicates(api: ApiUsers) -> 
         for n in range(4, 6):
             await alice.post(room["slug"], f"live {n}")
         assert await posted_until(ws, room["id"], 5) == [4, 5]
-        assert await quiet(ws) == []
+        await alice.post(room["slug"], "marker")
+        assert seq_list(await through_marker(ws, "marker")) == [(room["id"], 6, "marker")]
 
 
 async def test_posts_racing_the_connect_arrive_exactly_once(api: ApiUsers) -> None:
@@ -79,13 +84,20 @@ async def test_posts_racing_the_connect_arrive_exactly_once(api: ApiUsers) -> No
 
     posting = asyncio.create_task(chatter())
     try:
-        while (await alice.http.get(f"/rooms/{room['slug']}")).json()["last_seq"] < 5:
-            await asyncio.sleep(0.01)
+
+        async def some_posted() -> bool:
+            room_now = (await alice.http.get(f"/rooms/{room['slug']}")).json()
+            return bool(room_now["last_seq"] >= 5)
+
+        await wait_until(some_posted, 30, interval=0.01, what="5 posts are stored")
         async with bob.stream(f"since={room['slug']}:0") as ws:
             await ready(ws)
             seqs = await posted_until(ws, room["id"], total, seconds=30)
             assert seqs == list(range(1, total + 1))
-            assert await quiet(ws) == []
+            await posting
+            await alice.post(room["slug"], "marker")
+            marker = (room["id"], total + 1, "marker")
+            assert seq_list(await through_marker(ws, "marker")) == [marker]
     finally:
         await posting
 
@@ -100,9 +112,10 @@ async def test_without_since_only_live_events_of_my_rooms(api: ApiUsers) -> None
         assert slugs == {"general", shared["slug"]}
         await alice.post(private["slug"], "not for bob")
         await alice.post(shared["slug"], "for bob")
-        got = await quiet(ws, 1.0)
-        assert [(e["room"], e["seq"], e["message"]["body"]) for e in got] == [
-            (shared["id"], 2, "for bob")
+        await alice.post(shared["slug"], "marker")
+        assert seq_list(await through_marker(ws, "marker")) == [
+            (shared["id"], 2, "for bob"),
+            (shared["id"], 3, "marker"),
         ]
 
 
@@ -133,11 +146,11 @@ async def test_stream_makes_its_user_online(api: ApiUsers) -> None:
     async with alice.stream() as ws:
         await ready(ws)
         assert await online()
-    for _ in range(50):
-        if not await online():
-            break
-        await asyncio.sleep(0.05)
-    assert not await online()
+
+    async def offline() -> bool:
+        return not await online()
+
+    await wait_until(offline, what="alice is offline after her stream closed")
 
 
 async def test_token_in_the_query_works(api: ApiUsers) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -76,6 +76,10 @@ class RedisBus:
             health_check_interval=5,
             socket_keepalive=True,
             client_name=self.listener_name,
+            # No retry inside redis-py: a lost pub/sub connection must reach the listener,
+            # which reconnects, subscribes again and asks the hub to repair what it missed.
+            retry=Retry(NoBackoff(), retries=0),
+            retry_on_error=[],
         )
         self._rooms: set[str] = set()
         self._pubsub: Any = None
