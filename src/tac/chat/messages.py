@@ -12,6 +12,7 @@ from pymongo import ReturnDocument
 from tac.chat import Chat
 from tac.chat.errors import Invalid, NotFound, RateLimited
 from tac.chat.rooms import require_member, room_by_id
+from tac.chat.text import message_text
 from tac.events import posted
 from tac.metrics import MESSAGES_POSTED
 from tac.models import Message, Room, User, messages_collection
@@ -22,7 +23,8 @@ SEQ_MAX = 2**62
 
 
 def check_body(chat: Chat, body: str) -> str:
-    body = body.strip()
+    """The body as stored, or Invalid: the policy of chat/text.py, then the length."""
+    body = message_text(body).strip()
     if not body:
         raise Invalid("A message needs some text.", field="body")
     limit = chat.settings.message_max_chars
