@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from quart import Blueprint, abort, render_template, websocket
 
 from tac.chat import messages, rooms
-from tac.chat.errors import ChatError
+from tac.chat.errors import ChatError, Invalid
 from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
 from tac.models import Room, User
@@ -34,11 +34,22 @@ def same_origin() -> bool:
 
 
 def parse_frame(data: str | bytes) -> dict[str, Any]:
+    """A frame as the page sends it: a JSON object in a text frame. Anything else (binary,
+    not JSON, NaN or Infinity, nested past the parser's depth, not an object) is a frame no
+    valid client sends: BadFrame, and the socket is closed with 1007."""
+    if not isinstance(data, str):
+        raise BadFrame("a binary frame")
     try:
-        frame = json.loads(data)
-    except ValueError:
-        return {}
-    return frame if isinstance(frame, dict) else {}
+        frame = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise BadFrame("a frame that is not JSON (or is nested too deeply)") from None
+    if not isinstance(frame, dict):
+        raise BadFrame("a frame that is not a JSON object")
+    return frame
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 async def pending_fragment(room: Room, caught: messages.CatchUp) -> str:
@@ -49,6 +60,9 @@ async def pending_fragment(room: Room, caught: messages.CatchUp) -> str:
 
 
 async def composer_state(room: Room, error: ChatError | None, draft: str = "") -> str:
+    # A refused draft may hold a lone surrogate, which no frame can carry: it comes back
+    # with U+FFFD in its place.
+    draft = draft.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return await render_template(
         "partials/composer_state.html", room=room, error=error, draft=draft
     )
@@ -103,8 +117,11 @@ async def _read(conn: Connection, user: User, room: Room, first: dict[str, Any] 
 async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any]) -> None:
     if "body" not in frame:
         return
-    body = str(frame.get("body", ""))
+    body = frame["body"]
     try:
+        if not isinstance(body, str):  # not stored as the text "None" or "12345"
+            body = ""
+            raise Invalid("A message must be text.", field="body")
         await messages.post_message(chat(), user, room, body)
     except ChatError as e:
         state = await composer_state(room, e, body)
