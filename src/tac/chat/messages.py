@@ -59,6 +59,9 @@ async def post_message(chat: Chat, author: User, room: Room, body: str) -> Messa
     if wait > 0:
         raise RateLimited(f"Slow down: try again in {wait:.0f} s.", retry_after=wait)
     assert author.id is not None and room.id is not None
+    # From here on only the database can fail: the body was checked above (it encodes as
+    # UTF-8, so BSON takes it) and the author's name was checked when it was stored. A seq
+    # whose insert still fails is passed over by catch-ups after seq_abandoned_seconds.
     message = Message(
         room=room.id,
         seq=await next_seq(room),
