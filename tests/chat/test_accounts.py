@@ -114,3 +114,34 @@ async def test_user_by_username_ignores_case(chat: Chat) -> None:
     assert (await accounts.user_by_username(user.username.upper())).id == user.id
     with pytest.raises(NotFound):
         await accounts.user_by_username(unique("nobody"))
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "display_name", "field"),
+    [
+        ("ok_name", "correct horse", "\ud800", "display_name"),
+        ("ok_name", "correct horse", "Ann\u202eevil", "display_name"),
+        ("ok_name", "correct horse", "Ann\x00", "display_name"),
+        ("ok_name", "correct \udc00 horse", "", "password"),
+        ("bad\ud800", "correct horse", "", "username"),
+    ],
+)
+async def test_registering_with_refused_text_stores_nobody(
+    chat: Chat, username: str, password: str, display_name: str, field: str
+) -> None:
+    username = username.replace("ok_name", unique())
+    before = await User.find_all().count()
+    with pytest.raises(Invalid) as refused:
+        await accounts.register(chat, username, password, display_name)
+    assert refused.value.field == field
+    assert await User.find_all().count() == before
+
+
+async def test_signing_in_with_text_that_is_not_unicode_is_refused_not_crashed(
+    chat: Chat,
+) -> None:
+    user = await new_user(chat)
+    with pytest.raises(Invalid):
+        await accounts.authenticate(chat, user.username, "correct \ud800")
+    with pytest.raises(Invalid):
+        await accounts.authenticate(chat, "\udfff", "correct horse")

@@ -179,3 +179,31 @@ async def test_posting_faster_than_the_limit_is_refused_and_not_stored(app: Any)
         assert "Slow down" in e.message
     stored = await stored_in(room)
     assert sorted(m.body for m in stored) == ["one", "two"]
+
+
+async def test_a_body_that_is_not_valid_unicode_is_refused_before_it_is_numbered(
+    app: Any,
+) -> None:
+    from tac.chat.errors import Invalid
+    from tac.chat.rooms import join_room
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = runtime().chat
+    room = await room_with_messages(0)
+    name = unique("surrogate")
+    user = await User(
+        username=name, username_key=name, display_name=name, password_hash="-"
+    ).insert()
+    await join_room(user, room)
+    for body in ("\ud800", "half \udc00 a pair", "nul \x00 inside"):
+        try:
+            await messages.post_message(chat, user, room, body)
+            raise AssertionError(f"{body!r} was posted")
+        except Invalid as e:
+            assert e.field == "body"
+    posted = await messages.post_message(chat, user, room, "line one\r\nline two")
+    assert posted.seq == 1 and posted.body == "line one\nline two"
+    fresh = await Room.get(room.id)
+    assert fresh is not None and fresh.last_seq == 1
+    assert [m.body for m in await stored_in(room)] == ["line one\nline two"]

@@ -130,3 +130,24 @@ async def test_members_are_listed_by_username_to_members_only(chat: Chat) -> Non
     assert [u.username for u in await rooms.members(zed, room)] == [amy.username, zed.username]
     with pytest.raises(NotAllowed):
         await rooms.members(await new_user(chat), room)
+
+
+@pytest.mark.parametrize(
+    ("title", "topic", "field"),
+    [
+        ("\ud800 room", "", "title"),
+        ("Right\u202eto left", "", "title"),
+        ("Two\nlines", "", "title"),
+        ("Fine title", "nul\x00", "topic"),
+        ("Fine title", "\udfff", "topic"),
+    ],
+)
+async def test_a_title_or_topic_with_refused_characters_makes_no_room(
+    chat: Chat, title: str, topic: str, field: str
+) -> None:
+    creator = await new_user(chat)
+    before = await Room.find_all().count()
+    with pytest.raises(Invalid) as refused:
+        await rooms.create_room(chat, creator, title, topic)
+    assert refused.value.field == field
+    assert await Room.find_all().count() == before

@@ -113,3 +113,12 @@ async def test_nobody_revokes_anothers_token_and_learns_only_not_found(chat: Cha
     with pytest.raises(NotFound):
         await tokens.revoke_token(stranger, "not an id")
     assert (await tokens.user_for_token(chat, secret)).id == owner.id
+
+
+@pytest.mark.parametrize("name", ["bot \ud800", "bot\x00", "bot\u2066x", "bot\nname"])
+async def test_a_token_name_with_refused_characters_issues_no_token(chat: Chat, name: str) -> None:
+    owner = await new_user(chat)
+    with pytest.raises(Invalid) as refused:
+        await tokens.issue_token(chat, owner, name)
+    assert refused.value.field == "name"
+    assert await ApiToken.find(ApiToken.owner == owner.id).count() == 0

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
 from tac.chat.rooms import ensure_general, join_room
+from tac.chat.text import one_line, valid_unicode
 from tac.models import User
 
 USERNAME_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -52,9 +53,9 @@ async def sign_up(chat: Chat, username: str, password: str, display_name: str = 
 
 async def register(chat: Chat, username: str, password: str, display_name: str = "") -> User:
     """A new account, in no room yet; most callers want `sign_up`."""
-    username = _check_username(chat, username.strip())
-    _check_password(chat, password)
-    display_name = " ".join(display_name.split()) or username
+    username = _check_username(chat, valid_unicode(username, "username").strip())
+    _check_password(chat, valid_unicode(password, "password"))
+    display_name = one_line(display_name, "display_name") or username
     if len(display_name) > chat.settings.display_name_max_chars:
         raise Invalid(
             f"Display name may have at most {chat.settings.display_name_max_chars} characters.",
@@ -76,7 +77,8 @@ async def register(chat: Chat, username: str, password: str, display_name: str =
 
 async def authenticate(chat: Chat, username: str, password: str) -> User:
     """The user with these credentials; one error for unknown user and wrong password."""
-    key = username.strip().lower()
+    key = valid_unicode(username, "username").strip().lower()
+    valid_unicode(password, "password")  # argon2 hashes UTF-8
     wait = await chat.login_limiter.retry_after(key)
     if wait > 0:
         raise RateLimited(

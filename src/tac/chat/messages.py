@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from tac.chat import Chat
 from tac.chat.errors import Invalid, NotFound, RateLimited
 from tac.chat.rooms import require_member, room_by_id
+from tac.chat.text import message_text
 from tac.events import posted
 from tac.metrics import MESSAGES_POSTED
 from tac.models import Message, Room, User, messages_collection
@@ -25,7 +26,8 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def check_body(chat: Chat, body: str) -> str:
-    body = body.strip()
+    """The body as stored, or Invalid: the policy of chat/text.py, then the length."""
+    body = message_text(body).strip()
     if not body:
         raise Invalid("A message needs some text.", field="body")
     limit = chat.settings.message_max_chars
@@ -93,6 +95,9 @@ async def post_message(
     if wait > 0:
         raise RateLimited(f"Slow down: try again in {wait:.0f} s.", retry_after=wait)
     assert author.id is not None and room.id is not None
+    # From here on only the database can fail: the body was checked above (it encodes as
+    # UTF-8, so BSON takes it) and the author's name was checked when it was stored. A seq
+    # whose insert still fails is passed over by catch-ups after seq_abandoned_seconds.
     message = Message(
         room=room.id,
         seq=await next_seq(room),

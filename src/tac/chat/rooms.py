@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotAllowed, NotFound
+from tac.chat.text import one_line
 from tac.events import left
 from tac.models import Membership, Room, User
 
@@ -35,8 +36,8 @@ async def ensure_general() -> Room:
 
 async def create_room(chat: Chat, creator: User, title: str, topic: str = "") -> Room:
     s = chat.settings
-    title = " ".join(title.split())
-    topic = " ".join(topic.split())
+    title = one_line(title, "title")
+    topic = one_line(topic, "topic")
     if not 1 <= len(title) <= s.room_title_max_chars:
         raise Invalid(f"Title must be 1 to {s.room_title_max_chars} characters.", field="title")
     if len(topic) > s.room_topic_max_chars:

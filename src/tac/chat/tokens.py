@@ -11,6 +11,7 @@ from beanie import PydanticObjectId
 from tac.chat import Chat
 from tac.chat.accounts import user_by_id
 from tac.chat.errors import Conflict, Invalid, NotFound, Unauthenticated
+from tac.chat.text import one_line
 from tac.models import ApiToken, User
 from tac.models.user import utcnow
 
@@ -25,7 +26,7 @@ def token_hash(secret: str) -> str:
 
 async def issue_token(chat: Chat, owner: User, name: str) -> tuple[ApiToken, str]:
     """A new token for `owner`; the secret is returned once and never stored."""
-    name = " ".join(name.split()) or "API token"
+    name = one_line(name, "name") or "API token"
     limit = chat.settings.api_token_name_max_chars
     if len(name) > limit:
         raise Invalid(f"A token's name may have at most {limit} characters.", field="name")

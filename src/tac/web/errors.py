@@ -60,6 +60,13 @@ def init_app(app: Quart) -> None:
     async def undecodable(error: UnicodeDecodeError) -> ResponseReturnValue:
         return await error_response(400, "bad_request", "The request body is not valid UTF-8.")
 
+    @app.errorhandler(RecursionError)
+    async def too_deep(error: RecursionError) -> ResponseReturnValue:
+        # Python's JSON parser recurses once per level, so a small body of 100,000 "["
+        # runs it out of stack. Parsing a request is the only deep recursion a request
+        # reaches in Tac: the client's doing, not a fault of the server's.
+        return await error_response(400, "bad_request", "The request body is nested too deeply.")
+
     @app.errorhandler(RequestSchemaValidationError)
     async def schema_error(error: RequestSchemaValidationError) -> ResponseReturnValue:
         return await error_response(422, "invalid", describe(error.validation_error))

@@ -6,6 +6,7 @@ from quart import Blueprint, ResponseReturnValue, render_template, request
 
 from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
+from tac.chat.messages import SEQ_MAX
 from tac.web import settings
 from tac.web.auth import login_required
 
@@ -17,10 +18,14 @@ bp = Blueprint("fragments", __name__)
 async def history(slug: str) -> ResponseReturnValue:
     """The page of messages before `before`, topped by the trigger for the page before it."""
     room = await rooms.room_by_slug(slug)
-    try:
-        before = int(request.args.get("before", ""))
-    except ValueError:
-        raise Invalid("`before` must be a whole number.", field="before") from None
+    text = request.args.get("before", "")
+    # Plain ASCII digits only (int() would take " 1_0 " and other scripts' digits, and
+    # refuse 5,000 digits with a ValueError), and no seq MongoDB cannot hold.
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(SEQ_MAX))
+    if not digits or not 1 <= int(text) <= SEQ_MAX:
+        message = f"`before` must be a whole number. Seqs run from 1 to {SEQ_MAX}."
+        raise Invalid(message, field="before")
+    before = int(text)
     page = await messages.history_before(room, before, settings().history_page_size)
     first_seq = page[0].seq if page else before
     return await render_template(

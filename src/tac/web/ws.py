@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from quart import Blueprint, abort, render_template, websocket
 
 from tac.chat import messages, rooms
-from tac.chat.errors import ChatError
+from tac.chat.errors import ChatError, Invalid
 from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
 from tac.models import Room, User
@@ -64,11 +64,22 @@ def normal_origin(origin: str) -> str:
 
 
 def parse_frame(data: str | bytes) -> dict[str, Any]:
+    """A frame as the page sends it: a JSON object in a text frame. Anything else (binary,
+    not JSON, NaN or Infinity, nested past the parser's depth, not an object) is a frame no
+    valid client sends: BadFrame, and the socket is closed with 1007."""
+    if not isinstance(data, str):
+        raise BadFrame("a binary frame")
     try:
-        frame = json.loads(data)
-    except ValueError:
-        return {}
-    return frame if isinstance(frame, dict) else {}
+        frame = json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise BadFrame("a frame that is not JSON (or is nested too deeply)") from None
+    if not isinstance(frame, dict):
+        raise BadFrame("a frame that is not a JSON object")
+    return frame
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 async def pending_fragment(room: Room, caught: messages.CatchUp) -> str:
@@ -87,6 +98,9 @@ async def composer_state(
 ) -> str:
     """The answer to a post: its error and the draft back, or the acknowledgment naming the
     post's client id and seq (so a client knows which of its posts were stored)."""
+    # A refused draft may hold a lone surrogate, which no frame can carry: it comes back
+    # with U+FFFD in its place.
+    draft = draft.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return await render_template(
         "partials/composer_state.html",
         room=room,
@@ -148,9 +162,12 @@ async def _read(conn: Connection, user: User, room: Room, first: dict[str, Any] 
 async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any]) -> None:
     if "body" not in frame:
         return
-    body = str(frame.get("body", ""))
+    body = frame["body"]
     client_id = frame.get("client_id")
     try:
+        if not isinstance(body, str):  # not stored as the text "None" or "12345"
+            body = ""
+            raise Invalid("A message must be text.", field="body")
         message = await messages.post_message(
             chat(),
             user,

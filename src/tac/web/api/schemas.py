@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tac.chat.messages import SEQ_MAX
@@ -19,6 +19,13 @@ def _to_millis(moment: datetime) -> datetime:
 
 Timestamp = Annotated[datetime, AfterValidator(_to_millis)]
 """As MongoDB keeps it: a new document answers with the time a later read will show."""
+
+
+class Request(BaseModel):
+    """A JSON body a client sends: a field the API does not know is refused (422), not
+    ignored, so a typo or a field the server sets itself (a seq, an author) is told."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _absent(schema: dict[str, Any]) -> None:
@@ -41,7 +48,7 @@ class ErrorOut(BaseModel):
 
 
 # -- tokens -------------------------------------------------------------------------------
-class TokenCreate(BaseModel):
+class TokenCreate(Request):
     username: str
     password: str
     name: str = ""
@@ -79,7 +86,7 @@ class TokenList(BaseModel):
 
 
 # -- users --------------------------------------------------------------------------------
-class UserCreate(BaseModel):
+class UserCreate(Request):
     username: str
     password: str
     display_name: str = ""
@@ -118,7 +125,7 @@ class MemberList(BaseModel):
 
 
 # -- rooms --------------------------------------------------------------------------------
-class RoomCreate(BaseModel):
+class RoomCreate(Request):
     title: str
     topic: str = ""
 
@@ -157,7 +164,7 @@ class RoomsQuery(BaseModel):
 
 
 # -- messages -----------------------------------------------------------------------------
-class MessageCreate(BaseModel):
+class MessageCreate(Request):
     body: str
     client_id: str | SkipJsonSchema[None] = Field(
         default=None,
