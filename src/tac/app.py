@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_lifetime_days),
         MAX_CONTENT_LENGTH=1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )

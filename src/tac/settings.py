@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     """`json`: one JSON object per log line (with the instance id), for log collectors."""
     cookie_secure: bool = False
     """Send the session cookie only over HTTPS (turn on behind TLS)."""
+    session_lifetime_days: float = 30.0
+    """A sign-in session unused this long ends (each use moves its end forward)."""
+    session_touch_seconds: float = 60.0
+    """A session's last_seen_at (and end) is rewritten at most this often, not per request."""
 
     # Limits
     message_max_chars: int = 4000
@@ -50,6 +54,9 @@ class Settings(BaseSettings):
     login_attempts_max: int = 10
     """Sign-in attempts per username per login_window_seconds (HTML form and API tokens)."""
     login_window_seconds: float = 300.0
+    trusted_proxy_hops: int = 0
+    """Proxies in front of Tac that append to X-Forwarded-For (nginx: 1). The client's
+    address is read that many entries from the right; 0: the socket's peer address."""
     username_min_chars: int = 3
     username_max_chars: int = 32
     password_min_chars: int = 8

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
 from tac.chat.rooms import ensure_general, join_room
+from tac.chat.sessions import end_sessions
 from tac.models import User
 
 USERNAME_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -92,6 +93,35 @@ async def authenticate(chat: Chat, username: str, password: str) -> User:
     if user is None:
         raise Unauthenticated("Wrong username or password.")
     return user
+
+
+async def change_password(
+    chat: Chat, user: User, current: str, new: str, *, keep_session: str = ""
+) -> int:
+    """Set a new password, given the current one; every other session of `user` ends.
+
+    `keep_session` is the id of the session asking (it stays signed in; "" for an API
+    token). The current password is checked under the sign-in limits, so a stolen session
+    cannot guess it at speed. Returns how many sessions ended.
+    """
+    wait = await chat.login_limiter.retry_after(user.username_key)
+    if wait > 0:
+        raise RateLimited(
+            f"Too many sign-in attempts for this username: try again in {wait:.0f} s.",
+            retry_after=wait,
+        )
+    try:
+        await asyncio.to_thread(_hasher.verify, user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise Invalid("The current password is wrong.", field="current_password") from None
+    try:
+        _check_password(chat, new)
+    except Invalid as e:
+        raise Invalid(e.message, field="new_password") from None
+    password_hash = await asyncio.to_thread(_hasher.hash, new)
+    await User.find_one(User.id == user.id).update({"$set": {"password_hash": password_hash}})
+    user.password_hash = password_hash
+    return await end_sessions(chat, user, keep=keep_session)
 
 
 async def user_by_id(user_id: str | PydanticObjectId) -> User:

@@ -21,10 +21,10 @@ from quart import (
     url_for,
 )
 
-from tac.chat import accounts
-from tac.chat.errors import ChatError, NotFound
+from tac.chat import accounts, sessions
+from tac.chat.errors import ChatError
 from tac.models import User
-from tac.web import chat
+from tac.web import chat, settings
 from tac.web.errors import STATUS
 
 bp = Blueprint("auth", __name__)
@@ -34,16 +34,44 @@ R = TypeVar("R")
 
 
 async def current_user() -> User | None:
+    """The signed-in user, read from the session store once per request or handshake."""
     if "user" not in g:
         g.user = None
-        uid = session.get("uid")
-        if uid:
+        g.session_id = ""
+        secret = session.get("sid")
+        if secret:
             try:
-                g.user = await accounts.user_by_id(uid)
-            except NotFound:
+                found = await sessions.signed_in(chat(), str(secret))
+            except ChatError:
                 session.clear()
+            else:
+                g.user, g.session_id = found.user, found.session
     user: User | None = g.user
     return user
+
+
+async def current_session_id() -> str:
+    """The id of the request's sign-in session ("" when signed out): its sockets carry it."""
+    await current_user()
+    sid: str = g.session_id
+    return sid
+
+
+def client_address() -> str:
+    """The client's address: the peer's, or behind TAC_TRUSTED_PROXY_HOPS proxies the entry
+    of X-Forwarded-For that the outermost trusted proxy wrote (what the client sent itself
+    lies further left and is not believed)."""
+    hops = settings().trusted_proxy_hops
+    if hops > 0:
+        forwarded = [
+            part.strip()
+            for value in request.headers.getlist("X-Forwarded-For")
+            for part in value.split(",")
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops][:64]
+        return ""
+    return (request.remote_addr or "")[:64]
 
 
 def login_required(
@@ -96,10 +124,16 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.index")
 
 
-def _sign_in(user: User) -> None:
+async def _sign_in(user: User) -> None:
+    secret = await sessions.begin_session(
+        chat(),
+        user,
+        user_agent=request.headers.get("User-Agent", ""),
+        address=client_address(),
+    )
     session.clear()  # a new session on sign-in: no fixation
     session.permanent = True
-    session["uid"] = str(user.id)
+    session["sid"] = secret
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -117,7 +151,7 @@ async def register() -> ResponseReturnValue:
         except ChatError as e:
             error = e
         else:
-            _sign_in(user)
+            await _sign_in(user)
             return redirect(url_for("pages.index"))
     status = 200 if error is None else (409 if error.code == "conflict" else 422)
     return await render_template("pages/register.html", error=error, form=form), status
@@ -135,7 +169,7 @@ async def login() -> ResponseReturnValue:
         except ChatError as e:
             error = e
         else:
-            _sign_in(user)
+            await _sign_in(user)
             return redirect(_safe_next(request.args.get("next")))
     status = 200 if error is None else STATUS.get(error.code, 400)
     return await render_template("pages/login.html", error=error, form=form), status
@@ -143,5 +177,44 @@ async def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 async def logout() -> ResponseReturnValue:
+    """This session ends on every instance, and its open sockets close."""
+    await sessions.end_session(chat(), str(session.get("sid") or ""))
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+async def logout_everywhere() -> ResponseReturnValue:
+    """Every session of the signed-in person ends (other browsers too), with their sockets."""
+    user = await current_user()
+    if user is not None:
+        await sessions.end_sessions(chat(), user)
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+@login_required
+async def change_password() -> ResponseReturnValue:
+    """Change the password: this session stays, every other one ends."""
+    user = await current_user()
+    assert user is not None  # login_required ran first
+    error: ChatError | None = None
+    done = False
+    status = 200
+    if request.method == "POST":
+        form = await request.form
+        try:
+            await accounts.change_password(
+                chat(),
+                user,
+                form.get("current_password", ""),
+                form.get("new_password", ""),
+                keep_session=await current_session_id(),
+            )
+        except ChatError as e:
+            error = e
+            status = STATUS.get(e.code, 400)
+        else:
+            done = True
+    return await render_template("pages/password.html", error=error, done=done), status

@@ -20,7 +20,7 @@ from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
 from tac.models import Room, User
 from tac.web import chat, settings
-from tac.web.auth import current_user
+from tac.web.auth import current_session_id, current_user
 from tac.web.live import BadFrame, attached, run_until_closed
 
 bp = Blueprint("ws", __name__)
@@ -66,7 +66,8 @@ async def room_socket(slug: str) -> None:
     except ChatError:
         abort(404)
     await websocket.accept()
-    conn = Connection(str(user.id), "html", settings().ws_send_queue_max)
+    session = await current_session_id()
+    conn = Connection(str(user.id), "html", settings().ws_send_queue_max, session=session)
     async with attached(conn, [str(room.id)]):
         first = await _hello(conn, room)
         await run_until_closed(conn, _read(conn, user, room, first))

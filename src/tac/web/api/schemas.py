@@ -85,6 +85,11 @@ class UserCreate(BaseModel):
     display_name: str = ""
 
 
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str
+
+
 class UserOut(BaseModel):
     """A person, as others see them."""
 

@@ -42,5 +42,5 @@ async def list_tokens() -> TokenList:
 async def revoke_token(token_id: str) -> tuple[str, int]:
     """Revoke one of your tokens; it stops working at once."""
     user = await api_user()
-    await token_cases.revoke_token(user, token_id)
+    await token_cases.revoke_token(user, token_id, chat=chat())
     return "", 204
