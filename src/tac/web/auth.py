@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from quart import (
     Blueprint,
@@ -28,6 +29,9 @@ from tac.web import chat, settings
 from tac.web.errors import STATUS
 
 bp = Blueprint("auth", __name__)
+
+NEXT_MAX_CHARS = 2000
+"""Longest `next` page accepted after sign-in (a URL, not a payload)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -118,10 +122,31 @@ def init_app(app: Quart) -> None:
         return {"me": await current_user()}
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.index")
+def safe_next(target: str | None) -> str | None:
+    """`target` when a browser would read it as a path on this site, else None.
+
+    Browsers drop tabs and newlines anywhere in a URL, strip leading control characters
+    and spaces, and read `\\` as `/`: `/\\evil.example` and `/<TAB>/evil.example` are
+    `//evil.example`, another site. So a control character or a backslash anywhere is
+    refused; what is left a browser parses as `urlsplit` does, and it must be a path that
+    starts with one `/` (no scheme, no host). The same must hold once percent-decoded
+    (a proxy or a later step could decode it): `/%09/evil.example` is refused too.
+    """
+    if not target or len(target) > NEXT_MAX_CHARS:
+        return None
+    for form in (target, unquote(target)):
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form) or "\\" in form:
+            return None
+        if not form.startswith("/") or form.startswith("//"):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
+
+
+def _next_page() -> str:
+    return safe_next(request.args.get("next")) or url_for("pages.index")
 
 
 async def _sign_in(user: User) -> None:
@@ -170,7 +195,7 @@ async def login() -> ResponseReturnValue:
             error = e
         else:
             await _sign_in(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_next_page())
     status = 200 if error is None else STATUS.get(error.code, 400)
     return await render_template("pages/login.html", error=error, form=form), status
 
