@@ -52,8 +52,14 @@ class Settings(BaseSettings):
     rate_limit_messages: int = 20
     rate_limit_window_seconds: float = 10.0
     login_attempts_max: int = 10
-    """Sign-in attempts per username per login_window_seconds (HTML form and API tokens)."""
+    """Sign-in attempts per (username, client address) per login_window_seconds (HTML form,
+    API tokens, password change)."""
     login_window_seconds: float = 300.0
+    login_address_attempts_max: int = 50
+    """Sign-in attempts per client address (any usernames) per login_window_seconds."""
+    login_username_attempts_max: int = 500
+    """Sign-in attempts per username from all addresses together per login_window_seconds:
+    high, so that locking a person out takes many addresses, not ten guesses."""
     trusted_proxy_hops: int = 0
     """Proxies in front of Tac that append to X-Forwarded-For (nginx: 1). The client's
     address is read that many entries from the right; 0: the socket's peer address."""

@@ -189,7 +189,7 @@ async def login() -> ResponseReturnValue:
     if request.method == "POST":
         try:
             user = await accounts.authenticate(
-                chat(), form.get("username", ""), form.get("password", "")
+                chat(), form.get("username", ""), form.get("password", ""), client_address()
             )
         except ChatError as e:
             error = e
@@ -236,6 +236,7 @@ async def change_password() -> ResponseReturnValue:
                 form.get("current_password", ""),
                 form.get("new_password", ""),
                 keep_session=await current_session_id(),
+                address=client_address(),
             )
         except ChatError as e:
             error = e

@@ -11,7 +11,7 @@ from tac.web import chat, settings
 from tac.web.api import bp, errors, no_content, open_route
 from tac.web.api.auth import api_user
 from tac.web.api.schemas import PasswordChange, UserCreate, UserOut
-from tac.web.auth import current_session_id
+from tac.web.auth import client_address, current_session_id
 
 
 @bp.post("/users")
@@ -56,6 +56,7 @@ async def change_password(data: PasswordChange) -> tuple[str, int]:
         data.current_password,
         data.new_password,
         keep_session=keep,
+        address=client_address(),
     )
     return "", 204
 
