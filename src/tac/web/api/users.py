@@ -41,7 +41,7 @@ async def me() -> UserOut:
 @bp.post("/users/me/password")
 @no_content
 @validate_request(PasswordChange)
-@errors(401, 403, 422, 429)
+@errors(400, 401, 403, 422, 429)
 async def change_password(data: PasswordChange) -> tuple[str, int]:
     """Change your password, given the current one (422 when it is wrong).
 
