@@ -24,4 +24,8 @@ class Session(Document):
 
     class Settings:
         name = "sessions"
-        indexes = [IndexModel([("user", ASCENDING)])]
+        indexes = [
+            IndexModel([("user", ASCENDING)]),
+            # MongoDB removes a session soon after it expires; a read checks expires_at too.
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        ]

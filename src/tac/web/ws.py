@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, abort, render_template, websocket
 
-from tac.chat import messages, rooms
+from tac.chat import messages, rooms, sessions
 from tac.chat.errors import ChatError
 from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
@@ -69,6 +69,9 @@ async def room_socket(slug: str) -> None:
     session = await current_session_id()
     conn = Connection(str(user.id), "html", settings().ws_send_queue_max, session=session)
     async with attached(conn, [str(room.id)]):
+        if not await sessions.is_live(session):  # ended while this socket was opening
+            conn.close(1008)
+            return
         first = await _hello(conn, room)
         await run_until_closed(conn, _read(conn, user, room, first))
 
