@@ -293,6 +293,7 @@ class Stack:
             TAC_MONGO_URL=str(self.mongo_url),
             TAC_REDIS_URL=self.redis_url,
             TAC_VAR_DIR=str(self.var_dir / self.instance_name(i)),
+            TAC_TRUSTED_PROXY_HOPS="1",  # nginx appends the client to X-Forwarded-For
         )
         env.update(self.settings)
         return env

@@ -58,17 +58,17 @@ def create_app(settings: Settings | None = None) -> Quart:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_lifetime_days),
         MAX_CONTENT_LENGTH=1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
     app.extensions["tac.settings"] = settings
     register_web(app)
-    if settings.proxy_trusted_hops > 0:
+    if settings.trusted_proxy_hops > 0:
         # The scheme, client and host the proxy saw (the socket's origin check needs the
         # scheme); without trusted hops, a client's X-Forwarded-* headers are ignored.
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
-            app.asgi_app, mode="legacy", trusted_hops=settings.proxy_trusted_hops
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
         )
 
     @app.before_serving
@@ -112,20 +112,26 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
     """Presence and rate limits live in Redis when there is one, so instances share them."""
     store: PresenceStore
     limiter: RateLimiter
-    login_limiter: RateLimiter
+    logins: dict[str, RateLimiter]
     limit, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
-    logins, login_window = settings.login_attempts_max, settings.login_window_seconds
+    login_window = settings.login_window_seconds
+    login_limits = {
+        "pair": settings.login_attempts_max,
+        "address": settings.login_address_attempts_max,
+        "username": settings.login_username_attempts_max,
+    }
     if settings.redis_url:
         client = redis_client(settings.redis_url, settings.redis_cluster)
         store = RedisPresenceStore(client, settings.redis_prefix)
         limiter = RedisRateLimiter(client, settings.redis_prefix, limit, window)
-        login_limiter = RedisRateLimiter(
-            client, f"{settings.redis_prefix}:login", logins, login_window
-        )
+        logins = {
+            kind: RedisRateLimiter(client, f"{settings.redis_prefix}:login:{kind}", n, login_window)
+            for kind, n in login_limits.items()
+        }
     else:
         store = LocalPresenceStore()
         limiter = LocalRateLimiter(limit, window)
-        login_limiter = LocalRateLimiter(logins, login_window)
+        logins = {kind: LocalRateLimiter(n, login_window) for kind, n in login_limits.items()}
     presence = Presence(
         store,
         bus,
@@ -138,7 +144,9 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
         bus=bus,
         rate_limiter=limiter,
         presence=presence,
-        login_limiter=login_limiter,
+        login_limiter=logins["pair"],
+        login_address_limiter=logins["address"],
+        login_username_limiter=logins["username"],
     )
 
 

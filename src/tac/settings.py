@@ -46,12 +46,13 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = []
     """Origins (`scheme://host[:port]`, a JSON list) whose pages may open a room's socket.
     Empty: only the request's own origin (its scheme, Host and port)."""
-    proxy_trusted_hops: int = 0
-    """Proxies in front of Tac whose X-Forwarded-For/-Proto/-Host are believed (Hypercorn's
-    ProxyFixMiddleware). 0: none; 1 behind the shipped nginx configs."""
     metrics_token: str | None = None
     """Set: /metrics answers only `Authorization: Bearer <this>` (401 otherwise). The
     shipped nginx configs never pass /metrics on: scrape each instance directly."""
+    session_lifetime_days: float = 30.0
+    """A sign-in session unused this long ends (each use moves its end forward)."""
+    session_touch_seconds: float = 60.0
+    """A session's last_seen_at (and end) is rewritten at most this often, not per request."""
 
     # Limits
     message_max_chars: int = 4000
@@ -62,8 +63,19 @@ class Settings(BaseSettings):
     rate_limit_messages: int = 20
     rate_limit_window_seconds: float = 10.0
     login_attempts_max: int = 10
-    """Sign-in attempts per username per login_window_seconds (HTML form and API tokens)."""
+    """Sign-in attempts per (username, client address) per login_window_seconds (HTML form,
+    API tokens, password change)."""
     login_window_seconds: float = 300.0
+    login_address_attempts_max: int = 50
+    """Sign-in attempts per client address (any usernames) per login_window_seconds."""
+    login_username_attempts_max: int = 500
+    """Sign-in attempts per username from all addresses together per login_window_seconds:
+    high, so that locking a person out takes many addresses, not ten guesses."""
+    trusted_proxy_hops: int = 0
+    """Proxies in front of Tac whose X-Forwarded-For/-Proto/-Host are believed (nginx: 1;
+    the shipped configs set those headers themselves). The client's address is read that
+    many entries from the right of X-Forwarded-For, and the scheme and host the proxy saw
+    are used (Hypercorn's ProxyFixMiddleware); 0: the socket's own peer, scheme and Host."""
     username_min_chars: int = 3
     username_max_chars: int = 32
     password_min_chars: int = 8

@@ -83,7 +83,7 @@ METRICS_BLOCKED = re.compile(r"location = /metrics \{\s*return 404;\s*\}")
 def test_every_shipped_config_keeps_metrics_inside(path: Path) -> None:
     config = path.read_text()
     assert METRICS_BLOCKED.search(config), f"{path.name} passes /metrics on"
-    # What the app may believe of the proxy (TAC_PROXY_TRUSTED_HOPS) is set by nginx itself.
+    # What the app may believe of the proxy (TAC_TRUSTED_PROXY_HOPS) is set by nginx itself.
     for header in ("X-Forwarded-Proto $scheme", "X-Forwarded-Host $http_host"):
         assert f"proxy_set_header {header};" in config
 

@@ -283,7 +283,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(settings: Any)
     from tac.app import create_app
 
     assert not isinstance(create_app(settings).asgi_app, ProxyFixMiddleware)
-    behind_nginx = create_app(settings.model_copy(update={"proxy_trusted_hops": 1}))
+    behind_nginx = create_app(settings.model_copy(update={"trusted_proxy_hops": 1}))
     assert isinstance(behind_nginx.asgi_app, ProxyFixMiddleware)
     assert behind_nginx.asgi_app.trusted_hops == 1
 

@@ -19,4 +19,9 @@ class Chat:
     rate_limiter: RateLimiter
     presence: Presence
     login_limiter: RateLimiter
-    """Counts sign-in attempts per username, so passwords cannot be guessed at speed."""
+    """Counts sign-in attempts per (username, address): one guesser is slowed down without
+    locking out the account's owner, who signs in from elsewhere."""
+    login_address_limiter: RateLimiter
+    """Counts sign-in attempts per address, whatever the usernames."""
+    login_username_limiter: RateLimiter
+    """A high ceiling of attempts per username from all addresses together."""

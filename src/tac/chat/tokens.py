@@ -11,7 +11,9 @@ from beanie import PydanticObjectId
 from tac.chat import Chat
 from tac.chat.accounts import user_by_id
 from tac.chat.errors import Conflict, Invalid, NotFound, Unauthenticated
+from tac.chat.sessions import SignedIn
 from tac.chat.text import one_line
+from tac.events import session_ended
 from tac.models import ApiToken, User
 from tac.models.user import utcnow
 
@@ -42,8 +44,14 @@ async def issue_token(chat: Chat, owner: User, name: str) -> tuple[ApiToken, str
     return token, secret
 
 
-async def user_for_token(chat: Chat, secret: str) -> User:
-    """The owner of a presented token; notes when it was last used, at most once a while."""
+def stream_session(token_id: object) -> str:
+    """What the sockets opened with a token are tagged with: revoking it closes them."""
+    return f"token:{token_id}"
+
+
+async def signed_in_by_token(chat: Chat, secret: str) -> SignedIn:
+    """The owner of a presented token, and the token's session tag for sockets; notes when
+    the token was last used, at most once a while."""
     token = await ApiToken.find_one(ApiToken.hash == token_hash(secret))
     if token is None:
         raise Unauthenticated("Unknown or revoked token.")
@@ -52,9 +60,14 @@ async def user_for_token(chat: Chat, secret: str) -> User:
     if token.last_used_at is None or now - token.last_used_at >= every:
         await ApiToken.find_one(ApiToken.id == token.id).update({"$set": {"last_used_at": now}})
     try:
-        return await user_by_id(token.owner)
+        return SignedIn(await user_by_id(token.owner), stream_session(token.id))
     except NotFound:
         raise Unauthenticated("Unknown or revoked token.") from None
+
+
+async def user_for_token(chat: Chat, secret: str) -> User:
+    """The owner of a presented token."""
+    return (await signed_in_by_token(chat, secret)).user
 
 
 async def tokens_of(owner: User) -> list[ApiToken]:
@@ -62,8 +75,11 @@ async def tokens_of(owner: User) -> list[ApiToken]:
     return await ApiToken.find(ApiToken.owner == owner.id).sort("_id").to_list()
 
 
-async def revoke_token(owner: User, token_id: str) -> None:
-    """Delete one of the owner's tokens. Another person's token is 'not found', not 'forbidden'."""
+async def revoke_token(owner: User, token_id: str, *, chat: Chat | None = None) -> None:
+    """Delete one of the owner's tokens. Another person's token is 'not found', not 'forbidden'.
+
+    Given `chat`, the token's open event streams are closed on every instance too.
+    """
     try:
         oid = PydanticObjectId(token_id)
     except Exception:
@@ -71,3 +87,5 @@ async def revoke_token(owner: User, token_id: str) -> None:
     result = await ApiToken.find({"_id": oid, "owner": owner.id}).delete()  # no $and
     if result is None or result.deleted_count == 0:
         raise NotFound("No such token.")
+    if chat is not None:
+        await chat.bus.publish(session_ended(str(owner.id), stream_session(oid)))

@@ -5,10 +5,11 @@ from beanie import Document
 from tac.models.membership import Membership
 from tac.models.message import Message, MessageCollection, messages_collection
 from tac.models.room import Room
+from tac.models.session import Session
 from tac.models.token import ApiToken
 from tac.models.user import User
 
-DOCUMENTS: list[type[Document]] = [User, Room, Membership, MessageCollection, ApiToken]
+DOCUMENTS: list[type[Document]] = [User, Room, Membership, MessageCollection, ApiToken, Session]
 
 __all__ = [
     "DOCUMENTS",
@@ -17,6 +18,7 @@ __all__ = [
     "Message",
     "MessageCollection",
     "Room",
+    "Session",
     "User",
     "messages_collection",
 ]

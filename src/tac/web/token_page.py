@@ -57,5 +57,5 @@ async def create_token() -> ResponseReturnValue:
 @bp.post("/settings/tokens/<token_id>/revoke")
 @login_required
 async def revoke_token(token_id: str) -> ResponseReturnValue:
-    await tokens.revoke_token(await _me(), token_id)
+    await tokens.revoke_token(await _me(), token_id, chat=chat())
     return redirect(url_for("token_page.token_settings"))

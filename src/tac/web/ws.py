@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, abort, render_template, websocket
 
-from tac.chat import messages, rooms
+from tac.chat import messages, rooms, sessions
 from tac.chat.errors import ChatError, Invalid
 from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
 from tac.models import Room, User
 from tac.web import chat, settings
-from tac.web.auth import current_user
+from tac.web.auth import current_session_id, current_user
 from tac.web.socket_lifetime import BadFrame, attached, run_until_closed
 
 bp = Blueprint("ws", __name__)
@@ -32,7 +32,7 @@ def same_origin() -> bool:
 
     The whole origin counts (scheme, host, port): an https page is not the http site. The
     allowed ones are TAC_ALLOWED_ORIGINS, or else the request's own (its scheme is the
-    proxy's X-Forwarded-Proto only when TAC_PROXY_TRUSTED_HOPS trusts the proxy).
+    proxy's X-Forwarded-Proto only when TAC_TRUSTED_PROXY_HOPS trusts the proxy).
     """
     origin = websocket.headers.get("Origin")
     if origin is None:  # not a browser: it has no cookie of ours to ride
@@ -123,10 +123,14 @@ async def room_socket(slug: str) -> None:
     except ChatError:
         abort(404)
     await websocket.accept()
-    conn = Connection(str(user.id), "html", settings().ws_send_queue_max)
+    session = await current_session_id()
+    conn = Connection(str(user.id), "html", settings().ws_send_queue_max, session=session)
     if await rooms.membership_of(user, room) is not None:
         conn.member_of.add(str(room.id))
     async with attached(conn, [str(room.id)]):
+        if not await sessions.is_live(session):  # ended while this socket was opening
+            conn.close(1008)
+            return
         first = await _hello(conn, room)
         await run_until_closed(conn, _read(conn, user, room, first))
 

@@ -92,6 +92,11 @@ class UserCreate(Request):
     display_name: str = ""
 
 
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str
+
+
 class UserOut(BaseModel):
     """A person, as others see them."""
 

@@ -24,14 +24,15 @@ import json
 
 from quart import websocket
 
-from tac.chat import messages, rooms
+from tac.chat import messages, rooms, tokens
 from tac.chat.errors import Invalid
 from tac.chat.messages import SEQ_MAX
+from tac.chat.sessions import SignedIn
 from tac.hub import Connection
-from tac.models import Room, User
+from tac.models import Room
 from tac.web import chat, settings
 from tac.web.api import bp
-from tac.web.api.auth import bearer_secret, user_for_bearer
+from tac.web.api.auth import bearer_secret
 from tac.web.api.serialize import posted_event
 from tac.web.socket_lifetime import attached, run_until_closed
 
@@ -65,18 +66,21 @@ def stream_secret() -> tuple[str, str | None]:
     return bearer_secret("Bearer " + websocket.args.get("token", "")), None
 
 
-async def stream_user() -> tuple[User, str | None]:
+async def stream_caller() -> tuple[SignedIn, str | None]:
     secret, subprotocol = stream_secret()
-    return await user_for_bearer(secret), subprotocol
+    return await tokens.signed_in_by_token(chat(), secret), subprotocol
 
 
 @bp.websocket("/stream")
 async def stream() -> None:
     """Refused before the handshake completes: 401 without a valid token, 422 for bad since."""
-    user, subprotocol = await stream_user()
+    caller, subprotocol = await stream_caller()
+    user = caller.user
     since = parse_since(websocket.args.get("since", ""))
     await websocket.accept(subprotocol=subprotocol)
-    conn = Connection(str(user.id), "json", settings().ws_send_queue_max, member_only=True)
+    conn = Connection(
+        str(user.id), "json", settings().ws_send_queue_max, session=caller.session, member_only=True
+    )
     joined = await rooms.rooms_of(user)
     async with attached(conn, [str(room.id) for room in joined]):
         await _catch_up(conn, joined, since)

@@ -10,6 +10,7 @@ from tac.web import chat
 from tac.web.api import bp, errors, no_content, open_route
 from tac.web.api.auth import api_user
 from tac.web.api.schemas import TokenCreate, TokenCreated, TokenList, TokenOut
+from tac.web.auth import client_address
 
 
 @bp.post("/tokens")
@@ -22,7 +23,7 @@ async def create_token(data: TokenCreate) -> tuple[TokenCreated, int]:
 
     The token is in the answer this once; only its hash is kept.
     """
-    user = await accounts.authenticate(chat(), data.username, data.password)
+    user = await accounts.authenticate(chat(), data.username, data.password, client_address())
     token, secret = await token_cases.issue_token(chat(), user, data.name)
     return TokenCreated(**TokenOut.of(token).model_dump(), token=secret), 201
 
@@ -42,5 +43,5 @@ async def list_tokens() -> TokenList:
 async def revoke_token(token_id: str) -> tuple[str, int]:
     """Revoke one of your tokens; it stops working at once."""
     user = await api_user()
-    await token_cases.revoke_token(user, token_id)
+    await token_cases.revoke_token(user, token_id, chat=chat())
     return "", 204

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from quart import request
 from quart_schema import validate_request, validate_response
 
 from tac.chat import accounts
 from tac.chat.errors import NotAllowed
 from tac.web import chat, settings
-from tac.web.api import bp, errors, open_route
+from tac.web.api import bp, errors, no_content, open_route
 from tac.web.api.auth import api_user
-from tac.web.api.schemas import UserCreate, UserOut
+from tac.web.api.schemas import PasswordChange, UserCreate, UserOut
+from tac.web.auth import client_address, current_session_id
 
 
 @bp.post("/users")
@@ -34,6 +36,29 @@ async def register(data: UserCreate) -> tuple[UserOut, int]:
 async def me() -> UserOut:
     """Who the token (or session) belongs to."""
     return UserOut.of(await api_user())
+
+
+@bp.post("/users/me/password")
+@no_content
+@validate_request(PasswordChange)
+@errors(400, 401, 403, 422, 429)
+async def change_password(data: PasswordChange) -> tuple[str, int]:
+    """Change your password, given the current one (422 when it is wrong).
+
+    Every signed-in browser session ends, except the one calling when called with the
+    session cookie. API tokens keep working: revoke them with DELETE /api/v1/tokens/{id}.
+    """
+    user = await api_user()
+    keep = "" if request.headers.get("Authorization") else await current_session_id()
+    await accounts.change_password(
+        chat(),
+        user,
+        data.current_password,
+        data.new_password,
+        keep_session=keep,
+        address=client_address(),
+    )
+    return "", 204
 
 
 @bp.get("/users/<username>")
