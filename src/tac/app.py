@@ -7,6 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
@@ -50,6 +51,18 @@ async def close_sockets_for_restart(app: Quart) -> None:
         await asyncio.sleep(0.2)  # let the handlers send their close frames
 
 
+def websocket_schemes(asgi_app: Any) -> Any:
+    """Hypercorn 0.18's ProxyFixMiddleware gives a WebSocket the proxy's X-Forwarded-Proto
+    as its scheme ("http"), which Quart refuses with 400: a socket's scheme is ws or wss."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope.get("scheme") in ("http", "https"):
+            scope = {**scope, "scheme": "wss" if scope["scheme"] == "https" else "ws"}
+        await asgi_app(scope, receive, send)
+
+    return app
+
+
 def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or Settings()
     app = Quart(__name__)
@@ -68,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         # The scheme, client and host the proxy saw (the socket's origin check needs the
         # scheme); without trusted hops, a client's X-Forwarded-* headers are ignored.
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
-            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
+            websocket_schemes(app.asgi_app), mode="legacy", trusted_hops=settings.trusted_proxy_hops
         )
 
     @app.before_serving
