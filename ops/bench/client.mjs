@@ -12,7 +12,7 @@
 import { createInterface } from "node:readline";
 import WebSocket from "ws";
 
-const BODY = /<p class="body">b (\d+) (\d+)<\/p>/g;
+const BODY = /<p class="body"[^>]*>b (\d+) (\d+)<\/p>/g;
 const COMPOSER_ERROR = /id="composer-error"[^>]*>([^<]+)<\/p>/;
 const LOG_BASE = Math.log(1.02); // histogram bins grow by 2 %, as in client.py
 

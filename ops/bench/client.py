@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ops.bench.rawws import RawWebSocket, raw_connect
 
-BODY = re.compile(r'<p class="body">b (\d+) (\d+)</p>')
+BODY = re.compile(r'<p class="body"[^>]*>b (\d+) (\d+)</p>')
 COMPOSER_ERROR = re.compile(r'id="composer-error"[^>]*>([^<]+)</p>')
 BIN_BASE = 1.02
 """Latency histogram bins grow by 2 %: percentiles are exact to within 2 %."""

@@ -264,7 +264,7 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
     notes: list[str] = []
     slug = f"bench-{plan.n}-{int(time.time())}"
     create_room(str(stack.mongo_url), settings.mongo_db, slug, users[: plan.senders])
-    cookies = session_cookies(secret_key, users[: plan.n])
+    cookies = session_cookies(secret_key, users[: plan.n], str(stack.mongo_url), settings.mongo_db)
 
     for i in range(stack.instances):  # fresh instances: RSS and CPU of this run alone
         stack.stop_instance(i)
@@ -579,7 +579,9 @@ def main(argv: list[str] | None = None) -> int:
             print("bench: " + format_row(row), file=sys.stderr)
             rows.append(row)
             if not weight:  # a room with a full first page of messages
-                [cookie] = session_cookies(secret_key, users[:1])
+                [cookie] = session_cookies(
+                    secret_key, users[:1], str(stack.mongo_url), Settings().mongo_db
+                )
                 weight = summary(page_weight(f"{stack.url}/rooms/{row.room}", cookie))
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)

@@ -8,7 +8,9 @@ would sign it at sign-in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from bson import ObjectId
@@ -20,13 +22,38 @@ PASSWORD = "bench-password"
 USERNAME = "bench{:06d}"
 
 
-def session_cookies(secret_key: str, user_ids: list[str]) -> list[str]:
-    """The `session` cookie value Quart would set for each user at sign-in."""
+def session_cookies(
+    secret_key: str, user_ids: list[str], mongo_url: str, db_name: str
+) -> list[str]:
+    """The `session` cookie value Quart would set for each user at sign-in, and the
+    server-side session it names (tac.chat.sessions: the cookie holds a secret, MongoDB's
+    `sessions` its SHA-256)."""
     app = Quart("bench")
     app.secret_key = secret_key
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     assert serializer is not None
-    return [serializer.dumps({"uid": uid, "_permanent": True}) for uid in user_ids]
+    secrets_ = [secrets.token_urlsafe(32) for _ in user_ids]
+    now = datetime.now(UTC)
+    with MongoClient[dict[str, object]](mongo_url, tz_aware=True) as client:
+        sessions = client[db_name]["sessions"]
+        for start in range(0, len(user_ids), 5000):
+            sessions.insert_many(
+                [
+                    {
+                        "_id": hashlib.sha256(secret.encode()).hexdigest(),
+                        "user": ObjectId(uid),
+                        "created_at": now,
+                        "last_seen_at": now,
+                        "expires_at": now + timedelta(days=1),
+                        "user_agent": "bench",
+                        "address": "",
+                    }
+                    for uid, secret in zip(
+                        user_ids[start : start + 5000], secrets_[start : start + 5000], strict=True
+                    )
+                ]
+            )
+    return [serializer.dumps({"sid": secret, "_permanent": True}) for secret in secrets_]
 
 
 def ensure_users(mongo_url: str, db_name: str, count: int) -> list[str]:

@@ -95,12 +95,3 @@ async def test_changing_the_password_ends_the_other_sessions(chat: Chat) -> None
     with pytest.raises(Unauthenticated):
         await sessions.signed_in(chat, theirs)
     assert (await accounts.authenticate(chat, user.username, "a new horse")).id == user.id
-
-
-async def test_a_socket_can_ask_whether_its_session_still_lives(chat: Chat) -> None:
-    user = await new_user(chat)
-    secret = await sessions.begin_session(chat, user)
-    assert await sessions.is_live(sessions.session_id(secret))
-    await sessions.end_session(chat, secret)
-    assert not await sessions.is_live(sessions.session_id(secret))
-    assert not await sessions.is_live("")

@@ -211,3 +211,21 @@ async def test_an_ended_session_closes_its_sockets_and_no_others() -> None:
     await asyncio.wait_for(other_tab.closing.wait(), 2)
     await hub.stop()
     assert not someone.closing.is_set()
+
+
+async def test_a_socket_attaching_just_after_its_session_ended_is_closed() -> None:
+    """Its handshake read the session just before the sign-out; the event was handled
+    before the socket attached: the hub remembers ended sessions a while."""
+    room = Room(0)
+    hub, bus = await started_hub(room)
+    await bus.publish(session_ended("ann", "s1"))
+    async with asyncio.timeout(2):
+        while not hub._ended:  # until the hub's task handled the event
+            await asyncio.sleep(0)
+    late = Connection("ann", "html", limit=10, session="s1")
+    other = Connection("ann", "html", limit=10, session="s2")
+    await hub.attach(late, room.key)
+    await hub.attach(other, room.key)
+    await hub.stop()
+    assert late.closing.is_set() and late.close_code == 1008
+    assert not other.closing.is_set()

@@ -83,12 +83,6 @@ async def signed_in(chat: Chat, secret: str) -> SignedIn:
     return SignedIn(user, sid)
 
 
-async def is_live(session: str) -> bool:
-    """Whether the session with this id has not ended: a socket checks it again once it is
-    attached, so a sign-out published while it was being opened does not miss it."""
-    return await Session.find({"_id": session, "expires_at": {"$gt": utcnow()}}).count() > 0
-
-
 async def end_session(chat: Chat, secret: str) -> None:
     """Sign-out: this session is over here and on every instance, with its open sockets."""
     if not secret:

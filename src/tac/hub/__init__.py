@@ -39,6 +39,8 @@ RoomTop = Callable[[str], Awaitable[int]]
 """The newest seq of the room with this id."""
 LoadPresence = Callable[[str], Awaitable[Any]]
 """Who is online in the room with this id, as the renderer wants it."""
+ENDED_KEPT_SECONDS = 120.0
+"""How long an ended session is remembered: longer than any socket takes to open."""
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._joining = asyncio.Lock()
         """Held while this instance subscribes to a room or unsubscribes from it."""
+        self._ended: dict[tuple[str, str], float] = {}
+        """(user, session) of sessions ended lately ("" for all of a user's), and when."""
 
     # -- lifetime -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,6 +116,8 @@ class Hub:
         if conn not in self.connections:
             self.connections.add(conn)
             OPEN_SOCKETS.inc()
+            if self._ended and self._ended_for(conn):
+                conn.close(1008)  # its session ended while it was being opened
 
     async def detach(self, conn: Connection) -> None:
         if conn in self.connections:
@@ -192,9 +198,23 @@ class Hub:
 
     def _control(self, event: Event) -> None:
         if event.kind == SESSION_ENDED:
+            self._remember_ended(event.user, event.session)
             for conn in list(self.connections):
-                if conn.user == event.user and event.session in ("", conn.session):
+                if self._ended_for(conn):
                     conn.close(1008)  # policy: not reopened by htmx; the page asks to sign in
+
+    def _remember_ended(self, user: str, session: str) -> None:
+        """Kept a while, so that a socket whose handshake read its session just before the
+        session ended, and which attaches just after the event was handled, is closed too
+        (without reading the session again for every socket)."""
+        now = time.monotonic()
+        self._ended = {k: t for k, t in self._ended.items() if now - t < ENDED_KEPT_SECONDS}
+        self._ended[user, session] = now
+
+    def _ended_for(self, conn: Connection) -> bool:
+        return bool(conn.session) and (
+            (conn.user, conn.session) in self._ended or (conn.user, "") in self._ended
+        )
 
     def _member_left(self, sockets: RoomSockets, room: str, user: str) -> None:
         """The user's member-only sockets stop receiving the room at once."""

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, abort, render_template, websocket
 
-from tac.chat import messages, rooms, sessions
+from tac.chat import messages, rooms
 from tac.chat.errors import ChatError, Invalid
 from tac.chat.messages import SEQ_MAX
 from tac.hub import Connection
@@ -125,11 +125,8 @@ async def room_socket(slug: str) -> None:
     await websocket.accept()
     session = await current_session_id()
     conn = Connection(str(user.id), "html", settings().ws_send_queue_max, session=session)
-    if await rooms.membership_of(user, room) is not None:
-        conn.member_of.add(str(room.id))
-    async with attached(conn, [str(room.id)]):
-        if not await sessions.is_live(session):  # ended while this socket was opening
-            conn.close(1008)
+    async with attached(conn, [str(room.id)]):  # closed (1008) if its session just ended
+        if conn.closing.is_set():
             return
         first = await _hello(conn, room)
         await run_until_closed(conn, _read(conn, user, room, first))
@@ -181,6 +178,7 @@ async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any
             retry=frame.get("retry") is True,
             known_member=str(room.id) in conn.member_of,
         )
+        conn.member_of.add(str(room.id))  # checked by this post: the next needs no read
     except ChatError as e:
         state = await composer_state(room, e, body, client_id)
     except Exception:  # MongoDB away, say: the draft stays, the socket too
