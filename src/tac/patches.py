@@ -74,6 +74,13 @@ class Patch:
             self.uninstall()
             self.applied = False
 
+    def turn(self, on: bool) -> None:
+        """Apply (True) or revert (False)."""
+        if on:
+            self.apply()
+        else:
+            self.revert()
+
 
 class MethodPatch(Patch):
     """Replaces `owner.attribute` (a function of the library itself) by a wrapper of it."""
@@ -334,35 +341,23 @@ ALL: tuple[Patch, ...] = (
 
 def close_after_oversized_frames(enabled: bool = True) -> None:
     """End a socket's TCP connection once it was refused for an oversized frame."""
-    if enabled:
-        CLOSE_AFTER_OVERSIZED_FRAMES.apply()
-    else:
-        CLOSE_AFTER_OVERSIZED_FRAMES.revert()
+    CLOSE_AFTER_OVERSIZED_FRAMES.turn(enabled)
 
 
 def refuse_ws_compression(refuse: bool = True) -> None:
     """Refuse permessage-deflate in Hypercorn (or, with False, accept it again)."""
-    if refuse:
-        REFUSE_WS_COMPRESSION.apply()
-    else:
-        REFUSE_WS_COMPRESSION.revert()
+    REFUSE_WS_COMPRESSION.turn(refuse)
 
 
 def cache_text_frames(entries: int) -> None:
     """Keep the last `entries` text frames (0: no cache); replaces an earlier cache."""
     CACHE_TEXT_FRAMES.entries = entries
-    if entries > 0:
-        CACHE_TEXT_FRAMES.apply()
-    else:
-        CACHE_TEXT_FRAMES.revert()
+    CACHE_TEXT_FRAMES.turn(entries > 0)
 
 
 def send_directly(enabled: bool = True) -> None:
     """Let live sockets send with Quart's own sender (or, with False, `websocket.send`)."""
-    if enabled:
-        SEND_DIRECTLY.apply()
-    else:
-        SEND_DIRECTLY.revert()
+    SEND_DIRECTLY.turn(enabled)
 
 
 def fast_websocket_send(websocket: Any) -> Send:
