@@ -27,6 +27,14 @@
     e.detail.socketWrapper.send(JSON.stringify({ hello: true, last_seq: heldSeq(room) }));
   });
 
+  // 1008: this browser's session ended (signed out here or elsewhere, or the password
+  // changed). htmx does not reconnect after it; the page goes to the sign-in form.
+  document.addEventListener("htmx:wsClose", function (e) {
+    if (e.detail.event && e.detail.event.code === 1008) {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    }
+  });
+
   // Two posts can cross on their way here: keep messages in seq order, each once (a
   // catch-up may resend what arrived live above a hole).
   function keepOrder() {
