@@ -4,11 +4,14 @@ the password) ends them for every later request and closes their open sockets.""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, expect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.browser import needs_chromium, sign_up
 from tests.conftest import Person, hello
 from tests.web.test_api_support import API, ApiUsers
 from tests.web.test_ws import top_seq
@@ -212,3 +215,22 @@ async def test_revoking_a_token_closes_its_event_stream(api: ApiUsers) -> None:
 async def api(base_url: str) -> Any:
     async with ApiUsers(base_url) as users:
         yield users
+
+
+@needs_chromium
+@pytest.mark.browser
+async def test_a_page_whose_session_ends_elsewhere_goes_to_the_sign_in_form(
+    browser: Browser, base_url: str
+) -> None:
+    """Signed out everywhere from another browser, the open room page does not sit there
+    disconnected: its socket is closed (1008) and the page asks to sign in again."""
+    page = await sign_up(browser, base_url, "Wanderer")
+    username = await page.locator(".whoami").inner_text()
+    other = Person(base_url)
+    name = username.split("@", 1)[1].rstrip(")").strip()
+    assert (await other.login(name, "correct horse battery")).status_code == 302
+    everywhere = await other.post_form("/logout/everywhere", {}, page="/settings/password")
+    assert everywhere.status_code == 302
+    await expect(page).to_have_url(re.compile(r"/login\?next=%2Frooms%2Fgeneral"), timeout=5000)
+    await other.close()
+    await page.context.close()
