@@ -39,7 +39,7 @@ from tac.patches import (
     SEND_DIRECTLY,
     PatchError,
     cache_text_frames,
-    close_after_oversized_frames,
+    close_refused_sockets,
     refuse_ws_compression,
     send_directly,
 )
@@ -170,10 +170,10 @@ def test_revert_restores_the_libraries_own_functions() -> None:
     REFUSE_WS_COMPRESSION.revert()  # twice is harmless
     assert Handshake.__dict__["accept"] is ORIGINAL_ACCEPT
     handle_events = WSStream.__dict__["_handle_events"]
-    close_after_oversized_frames(False)
+    close_refused_sockets(False)
     original = WSStream.__dict__["_handle_events"]
     assert original.__module__ == "hypercorn.protocol.ws_stream"
-    close_after_oversized_frames()
+    close_refused_sockets()
     assert WSStream.__dict__["_handle_events"] is not original
     del handle_events
 

@@ -273,19 +273,25 @@ class SendDirectly(Patch):
         """Nothing to put back."""
 
 
-class CloseAfterOversizedFrames(MethodPatch):
+class CloseRefusedSockets(MethodPatch):
     """Replaces Hypercorn's `WSStream._handle_events` (hypercorn.protocol.ws_stream,
-    Hypercorn 0.18.0) by one that ends the stream once a frame over
-    websocket_max_message_size was refused.
+    Hypercorn 0.18.0) by one that closes a socket whose client sent what the protocol
+    refuses, with a close frame that says why, and at once.
 
-    Why: not speed but safety. Hypercorn answers such a frame with a 1009 close and stops
-    reading, but keeps the TCP connection, and the app waits until the client answers the
-    close, which a client sending oversized frames need not do: the socket stayed up to a
-    ping interval (issue 10). After the 1009 is sent, the stream is ended now, as when the
-    client's close arrives.
+    Why: not speed but safety (issue 10). Two cases:
+    - A frame over websocket_max_message_size: Hypercorn answers with a 1009 close and
+      stops reading, but keeps the TCP connection, and the app waits until the client
+      answers the close, which a client sending oversized frames need not do: the socket
+      stayed up to a ping interval. After the 1009, the stream is ended now.
+    - Data wsproto cannot parse (a text frame that is not UTF-8, a protocol error): wsproto
+      reports it as a CloseConnection event carrying the code (1007, 1002) without sending
+      anything, and Hypercorn answers a close only when the client began one, so it dropped
+      the connection and the client saw 1006. The close frame with wsproto's code is sent
+      first.
 
-    Relies on: `WSStream.state` (ASGIWebsocketState) staying CONNECTED and
-    `WSStream.connection.state` (wsproto) being LOCAL_CLOSING after that refusal, and on
+    Relies on: `WSStream.connection` being wsproto's `Connection` (its `events()` read once
+    here and handed on, its `state` OPEN while such a refusal is reported, LOCAL_CLOSING
+    after Hypercorn's 1009), `WSStream.state` (ASGIWebsocketState) staying CONNECTED, and
     `WSStream.send(StreamClosed(stream_id=...))` ending the stream.
     """
 
@@ -313,14 +319,26 @@ class CloseAfterOversizedFrames(MethodPatch):
         from hypercorn.protocol import ws_stream
         from hypercorn.protocol.events import StreamClosed
         from wsproto.connection import ConnectionState
+        from wsproto.events import CloseConnection
 
         async def handle_then_close(self: Any) -> None:
-            await original(self)
-            # Only the refusal leaves the app's side open with our close sent (the app's own
-            # close moves self.state to CLOSED first).
+            connection = self.connection
+            events = list(connection.events())
+            refused = next((e for e in events if isinstance(e, CloseConnection)), None)
+            if refused is not None and connection.state is ConnectionState.OPEN:
+                # wsproto refused the client's data: the client did not begin a close
+                # (that would be REMOTE_CLOSING), so say why before the stream ends.
+                await self._send_wsproto_event(refused)
+            connection.events = lambda: iter(events)  # what the original reads
+            try:
+                await original(self)
+            finally:
+                del connection.events
+            # Only the 1009 refusal leaves the app's side open with our close sent (the
+            # app's own close moves self.state to CLOSED first).
             if (
                 self.state is ws_stream.ASGIWebsocketState.CONNECTED
-                and self.connection.state is ConnectionState.LOCAL_CLOSING
+                and connection.state is ConnectionState.LOCAL_CLOSING
             ):
                 await self.send(StreamClosed(stream_id=self.stream_id))
 
@@ -330,18 +348,19 @@ class CloseAfterOversizedFrames(MethodPatch):
 REFUSE_WS_COMPRESSION = RefuseWsCompression()
 CACHE_TEXT_FRAMES = CacheTextFrames()
 SEND_DIRECTLY = SendDirectly()
-CLOSE_AFTER_OVERSIZED_FRAMES = CloseAfterOversizedFrames()
+CLOSE_REFUSED_SOCKETS = CloseRefusedSockets()
 ALL: tuple[Patch, ...] = (
     REFUSE_WS_COMPRESSION,
     CACHE_TEXT_FRAMES,
     SEND_DIRECTLY,
-    CLOSE_AFTER_OVERSIZED_FRAMES,
+    CLOSE_REFUSED_SOCKETS,
 )
 
 
-def close_after_oversized_frames(enabled: bool = True) -> None:
-    """End a socket's TCP connection once it was refused for an oversized frame."""
-    CLOSE_AFTER_OVERSIZED_FRAMES.turn(enabled)
+def close_refused_sockets(enabled: bool = True) -> None:
+    """Close a socket whose client sent what the protocol refuses (an oversized frame, bad
+    UTF-8) with a close frame that says why, and end its connection at once."""
+    CLOSE_REFUSED_SOCKETS.turn(enabled)
 
 
 def refuse_ws_compression(refuse: bool = True) -> None:

@@ -46,7 +46,7 @@ def tune_hypercorn(settings: Settings) -> None:
     settings replaces what was applied."""
     patches.refuse_ws_compression(not settings.ws_compression)
     patches.cache_text_frames(settings.ws_frame_cache_entries)
-    patches.close_after_oversized_frames()
+    patches.close_refused_sockets()
 
 
 async def serve_app(settings: Settings) -> None:

@@ -84,10 +84,9 @@ CASES: list[Case] = [
     socket("not-json", "hello there", expect=1007),
     socket("json-but-not-an-object", "[1, 2, 3]", expect=1007),
     socket("binary-frame", b'{"body": "binary"}', expect=1007),
-    # Hypercorn 0.18 drops the connection without a close frame (1006): wsproto reports the
-    # bad UTF-8 as a CloseConnection(1007) event, which Hypercorn answers only when the
-    # client itself is closing. Not a 1011, and htmx reconnects after a 1006 as well.
-    socket("text-frame-not-utf8", MalformedText(b'{"body": "\xff\xfe"}'), expect=1006),
+    # wsproto refuses it (1007); Hypercorn alone dropped the connection without a close
+    # frame (1006): tac.patches.CloseRefusedSockets sends the close.
+    socket("text-frame-not-utf8", MalformedText(b'{"body": "\xff\xfe"}'), expect=1007),
     socket("frame-over-the-limit", '{"body": "' + "x" * 70_000 + '"}', expect=1009),
     socket("body-null", '{"body": null}', expect=INLINE),
     socket("body-number", '{"body": 12345}', expect=INLINE),
