@@ -49,6 +49,7 @@ CASES: list[Case] = [
     form("body-over-the-limit", POST, {"body": "x" * 4001}, 422),
     form("body-only-whitespace", POST, {"body": " \r\n\t "}, 422),
     form("body-not-utf8", POST, b"body=\xff\xfe&csrf_token={csrf}", 400),
+    form("body-percent-encoded-not-utf8", POST, b"body=%FF%FE&csrf_token={csrf}", 400),
     form("request-over-1-MiB", POST, b"csrf_token={csrf}&body=" + b"x" * 2_000_000, 413),
     form("title-nul", "/rooms", {"title": "room\x00", "topic": ""}, 422),
     form("title-rtl-override", "/rooms", {"title": "evil\u202etxt.exe", "topic": ""}, 422),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
 from pydantic import ValidationError
 from quart import (
     Quart,
@@ -55,6 +57,16 @@ def init_app(app: Quart) -> None:
         if isinstance(error, Unauthenticated) and not has_websocket_context() and wants_json():
             response.headers["WWW-Authenticate"] = 'Bearer realm="tac"'
         return response
+
+    @app.before_request
+    async def refuse_undecodable_forms() -> None:
+        """A form's values are percent-decoded with U+FFFD for what is not UTF-8 (Quart
+        and Werkzeug decode with "replace"): what a person typed would be stored altered.
+        No browser sends such a form; whoever does gets the 400 of any undecodable body."""
+        if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+            raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+            for pair in raw.split(b"&"):
+                unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
 
     @app.errorhandler(UnicodeDecodeError)
     async def undecodable(error: UnicodeDecodeError) -> ResponseReturnValue:
