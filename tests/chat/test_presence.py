@@ -90,3 +90,25 @@ async def test_visitors_are_counted_apart_not_listed_as_online_members(
         assert "1 online" in members
         page = (await bob.http.get(f"/rooms/{slug}")).text
         assert online_ids(page) == {alice_id} and "1 visitor reading" in page
+
+
+async def test_a_rooms_members_are_read_once_and_again_when_a_stranger_is_online(
+    chat: Any,
+) -> None:
+    """Each presence update needs the room's members; they are read once, and read again
+    when someone online is not among them (they may have just joined)."""
+    from tac.chat.rooms import join_room
+    from tac.models import Membership
+    from tests.chat.conftest import new_user
+    from tests.chat.test_messages import room_with_messages
+
+    room = await room_with_messages(0)
+    ann, bob = await new_user(chat, "ann"), await new_user(chat, "bob")
+    await join_room(ann, room)
+    presence = Presence(LocalPresenceStore(), LocalBus(), "i", 30, 10, members_fresh_seconds=60)
+    assert await presence.members_of(room) == {str(ann.id)}
+    await join_room(bob, room)
+    assert await presence.members_of(room, {str(ann.id)}) == {str(ann.id)}  # cached
+    await Membership.find({"room": room.id, "user": ann.id}).delete()
+    presence._members[str(room.id)] = (time.monotonic() - 1.5, frozenset({str(ann.id)}))
+    assert await presence.members_of(room, {str(bob.id)}) == {str(bob.id)}  # a stranger: read
