@@ -151,6 +151,7 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
         settings.instance_id,
         settings.presence_ttl_seconds,
         settings.presence_heartbeat_seconds,
+        settings.presence_members_fresh_seconds,
     )
     return Chat(
         settings=settings,

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     """Changes of who is online in a room are pushed at most this often, as one update."""
     presence_list_max: int = 100
     """At most this many online people are listed by name beside a room."""
+    presence_members_fresh_seconds: float = 5.0
+    """A room's member list, which presence needs on every update, is read again after this
+    long (or after a second when someone online is not in it)."""
 
     # Shutdown
     shutdown_step_seconds: float = 3.0
