@@ -166,13 +166,13 @@ def fill(mongo_url: str, db_name: str, sizes: Sizes, log: Any = print) -> dict[s
         if batch:
             collection.insert_many(batch, ordered=False)
         seconds["messages"] = time.perf_counter() - t
+        log(f"preload: {sizes.messages:,} messages in {seconds['messages']:.1f} s")
         t = time.perf_counter()
         for name, document in INDEXED.items():
             db[name].create_indexes(document.Settings.indexes)
         seconds["indexes"] = time.perf_counter() - t
         log(f"preload: indexes built in {seconds['indexes']:.1f} s")
         seconds["total"] = time.perf_counter() - began
-        log(f"preload: {sizes.messages:,} messages in {seconds['messages']:.1f} s")
         marker = {
             "_id": "preload",
             "users": sizes.users,
