@@ -12,7 +12,7 @@ N ?= 2
 STACK_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format lock system-deps stack stack-down bench load chaos vendor clean
+.PHONY: install run test lint format lock system-deps stack stack-down bench bench-posts load chaos vendor clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,12 @@ $(BENCH_STAMP): $(STAMP) $(BENCH_LOCK)
 bench: $(BENCH_STAMP) system-deps
 	$(BIN)/python -m ops.bench --n $(BENCH_N) --senders $(S) --messages $(M) --rate $(R) \
 		--port $(BENCH_PORT) $(BENCH_ARGS)
+
+# `make bench-posts RATE_POSTS=40,0`: 100 senders in a room of 100, posts/s stored and
+# delivered, send-to-stored latency, MongoDB's CPU against the app's (0 = closed loop).
+RATE_POSTS ?= 40,0
+bench-posts: $(BENCH_STAMP) system-deps
+	$(BIN)/python -m ops.bench.posts --rate $(RATE_POSTS) --port $(BENCH_PORT) $(BENCH_ARGS)
 
 load: $(BENCH_STAMP) system-deps
 	$(BIN)/python -m ops.bench.load --scenario $(SCENARIO) --run-time $(RUN_TIME) \

@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ops.bench import preload
 from ops.bench.client import bin_value, raise_fd_limit, worker_main
 from ops.bench.pageweight import page_weight, summary
 from ops.bench.seed import create_room, ensure_users, session_cookies
@@ -502,6 +503,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8080, help="nginx's port")
     p.add_argument("--var-dir", type=Path, default=Path("var/bench"))
     p.add_argument("--fresh", action="store_true", help="delete var-dir first (new database)")
+    p.add_argument(
+        "--preload",
+        action="store_true",
+        help="fill the database first with 100,000 users, 1,000 rooms and "
+        "--preload-messages messages (ops/bench/preload.py; kept in var-dir, made once)",
+    )
+    p.add_argument("--preload-messages", type=int, default=preload.Sizes.messages)
     return p.parse_args(argv)
 
 
@@ -557,6 +565,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         stack.start()
+        if args.preload:
+            preload.fill(
+                str(stack.mongo_url),
+                Settings().mongo_db,
+                preload.Sizes(messages=args.preload_messages),
+                log=lambda line: print(line, file=sys.stderr),
+            )
         t = time.time()
         users = ensure_users(str(stack.mongo_url), Settings().mongo_db, biggest)
         print(f"bench: {len(users):,} users ready in {time.time() - t:.1f}s", file=sys.stderr)
