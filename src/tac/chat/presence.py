@@ -60,9 +60,11 @@ class Presence:
             strangers = online is not None and not online <= members
             if age < (1.0 if strangers else self.members_fresh_seconds):
                 return members
-        found = await Membership.get_pymongo_collection().find(
-            {"room": room.id}, {"user": True, "_id": False}
-        ).to_list()
+        found = (
+            await Membership.get_pymongo_collection()
+            .find({"room": room.id}, {"user": True, "_id": False})
+            .to_list()
+        )
         members = frozenset(str(doc["user"]) for doc in found)
         self._members[key] = (now, members)
         return members
