@@ -523,6 +523,31 @@ def per_size(text: str, sizes: list[int], kind: type[T]) -> list[T]:
     return values
 
 
+def bench_stack(
+    var_dir: Path, instances: int, port: int, fresh: bool, sockets: int, **settings: str
+) -> tuple[BenchStack, str]:
+    """The stack a bench runs against (not started), and its TAC_SECRET_KEY; `fresh`
+    empties var_dir first (a new database)."""
+    if fresh and var_dir.exists():
+        shutil.rmtree(var_dir)
+    secret_key = os.environ.get("TAC_SECRET_KEY") or "bench-" + os.urandom(16).hex()
+    stack = BenchStack(
+        var_dir / "stack",
+        instances,
+        port,
+        own_redis=True,
+        settings={
+            "TAC_SECRET_KEY": secret_key,
+            "TAC_REDIS_PREFIX": "bench",
+            # A bench sender posts far faster than a person; the limit is not under test.
+            "TAC_RATE_LIMIT_MESSAGES": "1000000",
+            **settings,
+        },
+    )
+    BenchStack.sockets = sockets
+    return stack, secret_key
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on SIGTERM too
@@ -531,23 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = per_size(args.messages, sizes, int)
     biggest = max(sizes)
     raise_fd_limit(max(65536, 3 * biggest + 4096))  # inherited by the stack's processes
-    if args.fresh and args.var_dir.exists():
-        shutil.rmtree(args.var_dir)
-    secret_key = os.environ.get("TAC_SECRET_KEY") or "bench-" + os.urandom(16).hex()
-    stack = BenchStack(
-        args.var_dir / "stack",
-        args.instances,
-        args.port,
-        own_redis=True,
-        settings={
-            "TAC_SECRET_KEY": secret_key,
-            "TAC_REDIS_PREFIX": "bench",
-            # A bench sender posts far faster than a person; the limit is not under test.
-            "TAC_RATE_LIMIT_MESSAGES": "1000000",
-            "TAC_SERVER": args.server,
-        },
+    stack, secret_key = bench_stack(
+        args.var_dir, args.instances, args.port, args.fresh, biggest, TAC_SERVER=args.server
     )
-    BenchStack.sockets = biggest
     if args.client == "node" and not (Path(__file__).parent / "node_modules" / "ws").exists():
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--silent"],

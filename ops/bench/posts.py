@@ -24,10 +24,8 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
-import os
 import re
 import resource
-import shutil
 import signal
 import sys
 import time
@@ -41,7 +39,7 @@ from pymongo import MongoClient
 
 from ops.bench import preload
 from ops.bench.client import bin_value, latency_bin, raise_fd_limit
-from ops.bench.fanout import BenchStack
+from ops.bench.fanout import BenchStack, bench_stack
 from ops.bench.rawws import RawWebSocket, raw_connect
 from ops.bench.seed import create_room, ensure_users, session_cookies
 from tac.settings import Settings
@@ -303,21 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise_fd_limit(8192)
-    if args.fresh and args.var_dir.exists():
-        shutil.rmtree(args.var_dir)
-    secret = os.environ.get("TAC_SECRET_KEY") or "bench-" + os.urandom(16).hex()
-    stack = BenchStack(
-        args.var_dir / "stack",
-        args.instances,
-        args.port,
-        own_redis=True,
-        settings={
-            "TAC_SECRET_KEY": secret,
-            "TAC_REDIS_PREFIX": "bench",
-            "TAC_RATE_LIMIT_MESSAGES": "1000000",
-        },
-    )
-    BenchStack.sockets = args.members
+    stack, secret = bench_stack(args.var_dir, args.instances, args.port, args.fresh, args.members)
     rows: list[str] = []
     try:
         stack.start()
