@@ -2,8 +2,9 @@
 
 Counts the commands PyMongo sends (a CommandListener) while `post_message` stores one
 message, for a socket that knows its user is a member (its second post on) and for one
-that does not (the first post, or a plain POST). Redis (rate limit) and the bus are
-stand-ins here: only MongoDB is counted. Uses TAC_MONGO_URL or an embedded server of its
+that does not (the first post, or a plain POST; the room's counter is also unknown then
+and starts from the stored top). Redis (rate limit, counter) and the bus are stand-ins
+or this process's own here: only MongoDB is counted. Uses TAC_MONGO_URL or an embedded server of its
 own in a temporary folder, and a database of its own, dropped at the end.
 """
 
@@ -21,9 +22,11 @@ from pymongo import monitoring
 
 from tac import db
 from tac.chat.messages import post_message
+from tac.chat.writer import MessageWriter
 from tac.embedded import EmbeddedMongo
 from tac.models import Membership, Room, User
 from tac.settings import Settings
+from tac.stores.seq import LocalSeqCounter
 
 
 class Commands(monitoring.CommandListener):
@@ -62,11 +65,19 @@ async def count(url: str) -> None:
         await room.insert()
         assert user.id is not None and room.id is not None
         await Membership(user=user.id, room=room.id).insert()
-        chat: Any = SimpleNamespace(settings=Settings(), bus=NoBus(), rate_limiter=NoWait())
-        for known in (False, True):
+        bus = NoBus()
+        chat: Any = SimpleNamespace(
+            settings=Settings(),
+            bus=bus,
+            rate_limiter=NoWait(),
+            seqs=LocalSeqCounter(),
+            writer=MessageWriter(bus, 500),  # type: ignore[arg-type]
+        )
+        for known, label in ((False, "first post"), (True, "a socket's next posts")):
             listener.names.clear()
             await post_message(chat, user, room, "hello", secrets.token_hex(4), known_member=known)
-            print(f"known_member={known}: {len(listener.names)} round trips: {listener.names}")
+            print(f"{label} (known_member={known}): {len(listener.names)} round trips:")
+            print(f"    {listener.names}")
     finally:
         await client.drop_database(name)
         await db.close(client, 5)

@@ -20,11 +20,13 @@ from tac.chat import Chat
 from tac.chat.messages import messages_from, room_top
 from tac.chat.presence import Presence, presence_of_room
 from tac.chat.rooms import ensure_general
+from tac.chat.writer import MessageWriter
 from tac.hub import Hub
 from tac.runtime import Runtime
 from tac.settings import Settings
 from tac.stores.presence import LocalPresenceStore, PresenceStore, RedisPresenceStore
 from tac.stores.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from tac.stores.seq import LocalSeqCounter, RedisSeqCounter, SeqCounter
 from tac.web import register_web
 from tac.web.pushes import make_renderer
 
@@ -126,6 +128,7 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
     store: PresenceStore
     limiter: RateLimiter
     logins: dict[str, RateLimiter]
+    seqs: SeqCounter
     limit, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
     login_window = settings.login_window_seconds
     login_limits = {
@@ -137,6 +140,7 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
         client = redis_client(settings.redis_url, settings.redis_cluster)
         store = RedisPresenceStore(client, settings.redis_prefix)
         limiter = RedisRateLimiter(client, settings.redis_prefix, limit, window)
+        seqs = RedisSeqCounter(client, settings.redis_prefix, settings.seq_counter_idle_seconds)
         logins = {
             kind: RedisRateLimiter(client, f"{settings.redis_prefix}:login:{kind}", n, login_window)
             for kind, n in login_limits.items()
@@ -144,6 +148,7 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
     else:
         store = LocalPresenceStore()
         limiter = LocalRateLimiter(limit, window)
+        seqs = LocalSeqCounter()
         logins = {kind: LocalRateLimiter(n, login_window) for kind, n in login_limits.items()}
     presence = Presence(
         store,
@@ -161,6 +166,8 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
         login_limiter=logins["pair"],
         login_address_limiter=logins["address"],
         login_username_limiter=logins["username"],
+        seqs=seqs,
+        writer=MessageWriter(bus, settings.write_batch_max),
     )
 
 
@@ -168,6 +175,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     """Each step is bounded: Redis or MongoDB may already be gone."""
     step = runtime.settings.shutdown_step_seconds
     for name, closing in [
+        ("writer", runtime.chat.writer.stop()),
         ("presence", runtime.chat.presence.stop()),
         ("hub", runtime.hub.stop()),
         ("bus", runtime.hub.bus.stop()),

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     carries every message of the window (fewer, fuller frames). A quiet room is not delayed."""
     gap_repair_seconds: float = 1.0
     """How long the hub waits for a missing seq before reading it from MongoDB."""
+    write_batch_max: int = Field(default=500, ge=1)
+    """Messages stored by one write at most: posts that wait while a write is on its way
+    go together in the next one."""
+    seq_counter_idle_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    """A room's counter in Redis expires after this long without posts (it starts again
+    from the highest seq stored)."""
     seq_abandoned_seconds: float = 30.0
     """A seq taken this long ago whose message is not stored belongs to a post that failed:
     catch-ups neither wait for it nor stop at it."""

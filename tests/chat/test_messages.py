@@ -207,3 +207,78 @@ async def test_a_body_that_is_not_valid_unicode_is_refused_before_it_is_numbered
     fresh = await Room.get(room.id)
     assert fresh is not None and fresh.last_seq == 1
     assert [m.body for m in await stored_in(room)] == ["line one\nline two"]
+
+
+async def member_of(room: Room, prefix: str) -> User:
+    from tac.chat.rooms import join_room
+
+    name = unique(prefix)
+    user = await User(
+        username=name, username_key=name, display_name=name, password_hash="-"
+    ).insert()
+    await join_room(user, room)
+    return user
+
+
+async def test_posts_waiting_for_a_write_share_the_next_one(app: Any) -> None:
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = runtime().chat
+    room = await room_with_messages(0)
+    user = await member_of(room, "batch")
+    writes_before = chat.writer.writes
+    posted = await asyncio.gather(
+        *(messages.post_message(chat, user, room, f"m{i}") for i in range(30))
+    )
+    assert sorted(m.seq for m in posted) == list(range(1, 31))
+    assert sorted(m.seq for m in await stored_in(room)) == list(range(1, 31))
+    assert chat.writer.writes - writes_before < 10  # 30 posts, a few writes
+    fresh = await Room.get(room.id)
+    assert fresh is not None and fresh.last_seq == 30 and fresh.last_seq_at is not None
+
+
+async def test_a_counter_that_lost_its_place_costs_a_retry_not_a_message(app: Any) -> None:
+    from tac.stores.seq import LocalSeqCounter
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = dataclasses.replace(runtime().chat, seqs=LocalSeqCounter())
+    room = await room_with_messages(5)
+    user = await member_of(room, "lost")
+    await chat.seqs.raise_to(str(room.id), 2)  # as if it had restarted from an old top
+    posted = await messages.post_message(chat, user, room, "after the clash")
+    assert posted.seq == 6
+    bodies = {m.seq: m.body for m in await stored_in(room)}
+    assert bodies == {**{i: f"message {i}" for i in range(1, 6)}, 6: "after the clash"}
+
+
+async def test_the_same_client_id_twice_in_one_write_is_one_message(app: Any) -> None:
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = runtime().chat
+    room = await room_with_messages(0)
+    user = await member_of(room, "twice")
+    one, two = await asyncio.gather(
+        messages.post_message(chat, user, room, "hello", "cid-1"),
+        messages.post_message(chat, user, room, "hello", "cid-1"),
+    )
+    assert one.seq == two.seq
+    assert [m.body for m in await stored_in(room)] == ["hello"]
+
+
+async def test_a_post_whose_sender_went_away_is_still_stored(app: Any) -> None:
+    from tac.web import runtime
+
+    async with app.app_context():
+        chat = runtime().chat
+    room = await room_with_messages(0)
+    user = await member_of(room, "gone")
+    writes_before = chat.writer.writes
+    post = asyncio.create_task(messages.post_message(chat, user, room, "still here"))
+    while chat.writer.writes == writes_before:  # its write is on its way
+        await asyncio.sleep(0.001)
+    post.cancel()
+    await chat.writer.stop()
+    assert [m.body for m in await stored_in(room)] == ["still here"]

@@ -20,6 +20,7 @@ import random
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -37,6 +38,12 @@ log = logging.getLogger(__name__)
 # subscription before any room has one.
 
 
+POOL_MAX = 200
+"""Connections to one Redis (per node of a cluster) that one instance may hold."""
+POOL_WAIT_SECONDS = 5
+"""How long a call waits for a free connection of a full pool (one Redis)."""
+
+
 def redis_client(url: str, cluster: bool, **options: Any) -> Any:
     """A client for one Redis, or for a Redis Cluster (which routes each key to its shard).
 
@@ -46,6 +53,7 @@ def redis_client(url: str, cluster: bool, **options: Any) -> Any:
     with a short jittered backoff.
     """
     options = {
+        "max_connections": POOL_MAX,
         "socket_timeout": 5,
         "socket_connect_timeout": 5,
         "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.25), retries=3),
@@ -54,7 +62,10 @@ def redis_client(url: str, cluster: bool, **options: Any) -> Any:
     }
     if cluster:
         return RedisCluster.from_url(url, **options)
-    return aioredis.from_url(url, **options)
+    # A full pool waits for a free connection: redis-py's default pool raises "Too many
+    # connections" at 100 calls in flight (a burst of posts, each taking a seq).
+    pool = BlockingConnectionPool.from_url(url, timeout=POOL_WAIT_SECONDS, **options)
+    return aioredis.Redis.from_pool(pool)
 
 
 class RedisBus:

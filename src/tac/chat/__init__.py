@@ -6,13 +6,16 @@ from dataclasses import dataclass
 
 from tac.bus import Bus
 from tac.chat.presence import Presence
+from tac.chat.writer import MessageWriter
 from tac.settings import Settings
 from tac.stores.ratelimit import RateLimiter
+from tac.stores.seq import SeqCounter
 
 
 @dataclass(frozen=True, slots=True)
 class Chat:
-    """What every use case may need: limits, the bus it publishes on, rate limiter, presence."""
+    """What every use case may need: limits, the bus it publishes on, rate limiter, presence,
+    the rooms' counters and the message writer."""
 
     settings: Settings
     bus: Bus
@@ -25,3 +28,7 @@ class Chat:
     """Counts sign-in attempts per address, whatever the usernames."""
     login_username_limiter: RateLimiter
     """A high ceiling of attempts per username from all addresses together."""
+    seqs: SeqCounter
+    """Each room's next seq (in Redis when there is one)."""
+    writer: MessageWriter
+    """Stores posts in batches and publishes them."""

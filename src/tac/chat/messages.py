@@ -6,13 +6,13 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
-from tac.chat.errors import Invalid, NotFound, RateLimited
+from tac.chat.errors import Conflict, Invalid, NotFound, RateLimited
 from tac.chat.rooms import require_member, room_by_id
 from tac.chat.text import message_text
 from tac.events import posted
@@ -20,6 +20,8 @@ from tac.metrics import MESSAGES_POSTED
 from tac.models import Message, Room, User, messages_collection
 from tac.models.user import utcnow
 
+SEQ_ATTEMPTS = 3
+"""Seqs a post may take before giving up: more than one only after a counter lost its place."""
 SEQ_MAX = 2**62
 """Sequence numbers and page sizes above this are refused before they reach MongoDB."""
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -39,19 +41,16 @@ def check_body(chat: Chat, body: str) -> str:
     return body
 
 
-async def next_seq(room: Room) -> int:
-    """Raise the room's last_seq by one, atomically, and return it."""
-    updated = await Room.get_pymongo_collection().find_one_and_update(
-        {"_id": room.id},
-        {"$inc": {"last_seq": 1}, "$set": {"last_seq_at": utcnow()}},
-        projection={"last_seq": True},
-        return_document=ReturnDocument.AFTER,
-    )
-    if updated is None:
+async def stored_top(room_id: ObjectId) -> int:
+    """The highest seq stored in the room: its `last_seq`, or above it a message whose
+    write did not get as far as moving it (a range on the (room, seq) index)."""
+    room = await Room.get_pymongo_collection().find_one({"_id": room_id}, {"last_seq": True})
+    if room is None:
         raise NotFound("No such room.")
-    seq: int = updated["last_seq"]
-    room.last_seq = seq
-    return seq
+    top: int = room["last_seq"]
+    above = messages_collection().find({"room": room_id, "seq": {"$gt": top}}, {"seq": True})
+    seqs: list[int] = [doc["seq"] async for doc in above]
+    return max([top, *seqs])
 
 
 def check_client_id(client_id: object) -> str | None:
@@ -98,24 +97,29 @@ async def post_message(
     # From here on only the database can fail: the body was checked above (it encodes as
     # UTF-8, so BSON takes it) and the author's name was checked when it was stored. A seq
     # whose insert still fails is passed over by catch-ups after seq_abandoned_seconds.
-    message = Message(
-        room=room.id,
-        seq=await next_seq(room),
-        author=author.id,
-        author_name=author.display_name,
-        body=body,
-        client_id=client_id,
-    )
-    try:
-        await messages_collection().insert_one(message.to_bson())
-    except DuplicateKeyError:
-        stored = await posted_before(room, author, client_id) if client_id else None
-        if stored is None:
-            raise
-        return await published_again(chat, stored)
-    MESSAGES_POSTED.inc()
-    await chat.bus.publish(posted(message))
-    return message
+    room_key = str(room.id)
+    floor = partial(stored_top, room.id)
+    for _ in range(SEQ_ATTEMPTS):
+        message = Message(
+            room=room.id,
+            seq=await chat.seqs.take(room_key, floor),
+            author=author.id,
+            author_name=author.display_name,
+            body=body,
+            client_id=client_id,
+        )
+        try:
+            await chat.writer.store(message)
+        except DuplicateKeyError:
+            stored = await posted_before(room, author, client_id) if client_id else None
+            if stored is not None:
+                return await published_again(chat, stored)
+            # The seq was given twice (a counter that lost its place): go past the top.
+            await chat.seqs.raise_to(room_key, await stored_top(room.id))
+            continue
+        MESSAGES_POSTED.inc()
+        return message
+    raise Conflict("The room's counter is busy: try again.")
 
 
 async def published_again(chat: Chat, message: Message) -> Message:
