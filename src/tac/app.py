@@ -116,6 +116,8 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
         gap_repair_seconds=settings.gap_repair_seconds,
         presence_debounce_seconds=settings.presence_debounce_seconds,
         coalesce_seconds=settings.ws_coalesce_seconds,
+        coalesce_max_seconds=settings.ws_coalesce_max_seconds,
+        busy_deliveries_per_second=settings.ws_busy_deliveries_per_second,
     )
     await hub.start()
     await chat.presence.start()

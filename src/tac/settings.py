@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     ws_coalesce_seconds: float = 0.025
     """A busy instance pushes to its sockets at most once per this window, so one frame
     carries every message of the window (fewer, fuller frames). A quiet room is not delayed."""
+    ws_busy_deliveries_per_second: float = 12_000.0
+    """Above this many deliveries/s (messages x sockets, on one instance) the window grows
+    with the load, as (load / this) ** 1.5, so frames get fuller as load rises."""
+    ws_coalesce_max_seconds: float = 0.25
+    """The widest the window grows under load."""
     gap_repair_seconds: float = 1.0
     """How long the hub waits for a missing seq before reading it from MongoDB."""
     write_batch_max: int = Field(default=500, ge=1)

@@ -21,7 +21,7 @@ from typing import Any
 
 from tac.bus import Bus
 from tac.events import CONTROL, LEFT, POSTED, PRESENCE, SESSION_ENDED, Event
-from tac.hub.coalescer import Coalescer
+from tac.hub.coalescer import Coalescer, LoadWindow
 from tac.hub.connection import Connection, Item, Send
 from tac.hub.debounce import Debounce
 from tac.hub.order import RoomOrder
@@ -67,6 +67,8 @@ class Hub:
         gap_repair_seconds: float,
         presence_debounce_seconds: float = 0.0,
         coalesce_seconds: float = 0.0,
+        coalesce_max_seconds: float = 0.0,
+        busy_deliveries_per_second: float = 0.0,
     ) -> None:
         self.bus = bus
         self.render = render
@@ -76,6 +78,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self._tasks = Tasks()
         self._coalescer = Coalescer(coalesce_seconds)
+        self._load = LoadWindow(coalesce_seconds, coalesce_max_seconds, busy_deliveries_per_second)
         self._repair = GapRepair(
             read_messages, self._order_of, self.deliver, gap_repair_seconds, self._tasks
         )
@@ -163,13 +166,18 @@ class Hub:
         return sockets.order if sockets is not None else None
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         async for events in self._coalescer.batches():
             try:
-                self._dispatch(events)
+                delivered = self._dispatch(events)
             except Exception:
                 log.exception("hub: dispatching %d events failed", len(events))
+                continue
+            self._coalescer.window = self._load.observe(delivered, loop.time())
 
-    def _dispatch(self, events: list[Event]) -> None:
+    def _dispatch(self, events: list[Event]) -> int:
+        """Hand each event to its sockets; the number of deliveries."""
+        delivered = 0
         touched: dict[str, RoomSockets] = {}
         for event in events:
             if event.room == CONTROL:
@@ -191,10 +199,11 @@ class Hub:
             gap = sockets.order.accept(event.seq)
             if gap is not None:
                 self._repair.gap(event.room, *gap)
-            self._fan_out(sockets, event, event.message)
+            delivered += self._fan_out(sockets, event, event.message)
             touched[event.room] = sockets
         for sockets in touched.values():  # each socket sends its share as one frame
             sockets.flush()
+        return delivered
 
     def _control(self, event: Event) -> None:
         if event.kind == SESSION_ENDED:
@@ -237,7 +246,7 @@ class Hub:
         self._fan_out(sockets, Event(PRESENCE, room), payload)
         sockets.flush()
 
-    def _fan_out(self, sockets: RoomSockets, event: Event, payload: Any) -> None:
+    def _fan_out(self, sockets: RoomSockets, event: Event, payload: Any) -> int:
         seq = event.seq if event.kind == POSTED else 0
         delivered = 0
         for fmt, conns in sockets.by_fmt.items():
@@ -250,3 +259,4 @@ class Hub:
         DELIVERIES.inc(delivered)
         if event.kind == POSTED:
             DELIVERY_LATENCY.observe(max(0.0, time.time() - payload.created_at.timestamp()))
+        return delivered
