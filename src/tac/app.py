@@ -118,6 +118,7 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
         coalesce_seconds=settings.ws_coalesce_seconds,
         coalesce_max_seconds=settings.ws_coalesce_max_seconds,
         busy_deliveries_per_second=settings.ws_busy_deliveries_per_second,
+        presence_push_sockets=settings.presence_push_sockets,
     )
     await hub.start()
     await chat.presence.start()

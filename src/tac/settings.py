@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     presence_heartbeat_seconds: float = 10.0
     presence_debounce_seconds: float = 0.5
     """Changes of who is online in a room are pushed at most this often, as one update."""
+    presence_push_sockets: int = Field(default=1000, ge=0)
+    """A room with more sockets than this on one instance gets its presence pushed less
+    often, the debounce growing in proportion (0: never)."""
     presence_list_max: int = 100
     """At most this many online people are listed by name beside a room."""
     presence_members_fresh_seconds: float = 5.0

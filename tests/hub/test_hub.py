@@ -229,3 +229,29 @@ async def test_a_socket_attaching_just_after_its_session_ended_is_closed() -> No
     await hub.stop()
     assert late.closing.is_set() and late.close_code == 1008
     assert not other.closing.is_set()
+
+
+async def test_a_room_crowded_here_gets_its_presence_pushed_less_often() -> None:
+    room = Room(0)
+    bus = LocalBus()
+    hub = Hub(
+        bus,
+        render_seq,
+        room.top,
+        room.read,
+        no_presence,
+        gap_repair_seconds=5,
+        presence_debounce_seconds=0.5,
+        presence_push_sockets=2,
+    )
+    await hub.start()
+    assert hub._presence_delay(room.key) == 0.5  # nobody here
+    for i in range(2):
+        await hub.attach(Connection(f"u{i}", "html", limit=10), room.key)
+    assert hub._presence_delay(room.key) == 0.5
+    for i in range(2, 6):
+        await hub.attach(Connection(f"u{i}", "html", limit=10), room.key)
+    assert hub._presence_delay(room.key) == 1.5  # 6 sockets, 3 x the level
+    hub.presence_sockets = 0
+    assert hub._presence_delay(room.key) == 0.5
+    await hub.stop()

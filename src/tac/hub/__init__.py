@@ -69,6 +69,7 @@ class Hub:
         coalesce_seconds: float = 0.0,
         coalesce_max_seconds: float = 0.0,
         busy_deliveries_per_second: float = 0.0,
+        presence_push_sockets: int = 0,
     ) -> None:
         self.bus = bus
         self.render = render
@@ -82,7 +83,9 @@ class Hub:
         self._repair = GapRepair(
             read_messages, self._order_of, self.deliver, gap_repair_seconds, self._tasks
         )
-        self._presence = Debounce(presence_debounce_seconds, self._push_presence, self._tasks)
+        self.presence_debounce = presence_debounce_seconds
+        self.presence_sockets = presence_push_sockets
+        self._presence = Debounce(self._presence_delay, self._push_presence, self._tasks)
         self._task: asyncio.Task[None] | None = None
         self._joining = asyncio.Lock()
         """Held while this instance subscribes to a room or unsubscribes from it."""
@@ -233,6 +236,16 @@ class Hub:
         leaving = [conn for conn in theirs if conn.member_only]
         if any([self._remove(conn, room) for conn in leaving]):
             self._tasks.spawn(self._unsubscribe(room), f"unsubscribe:{room}")
+
+    def _presence_delay(self, room: str) -> float:
+        """The debounce, longer in proportion for a room with more than presence_sockets
+        sockets here: an arrival wave then costs frames in proportion to its length, not
+        to its length times the room's size (an O(N^2) wave of presence frames)."""
+        sockets = self.rooms.get(room)
+        if sockets is None or self.presence_sockets <= 0:
+            return self.presence_debounce
+        here = sum(len(conns) for conns in sockets.by_fmt.values())
+        return self.presence_debounce * max(1.0, here / self.presence_sockets)
 
     async def _push_presence(self, room: str) -> None:
         sockets = self.rooms.get(room)

@@ -10,7 +10,15 @@ from tac.hub.tasks import Tasks
 
 
 class Debounce:
-    def __init__(self, delay: float, action: Callable[[str], Awaitable[None]], tasks: Tasks):
+    """`delay` is seconds, or a function giving each room's (read when an update is asked
+    for: a room whose updates cost more may wait longer)."""
+
+    def __init__(
+        self,
+        delay: float | Callable[[str], float],
+        action: Callable[[str], Awaitable[None]],
+        tasks: Tasks,
+    ):
         self.delay = delay
         self.action = action
         self.tasks = tasks
@@ -23,6 +31,6 @@ class Debounce:
             self.tasks.spawn(self._later(room), f"debounce:{room}")
 
     async def _later(self, room: str) -> None:
-        await asyncio.sleep(self.delay)
+        await asyncio.sleep(self.delay(room) if callable(self.delay) else self.delay)
         self._due.discard(room)
         await self.action(room)
