@@ -65,6 +65,11 @@ class WorkerConfig:
     drain_seconds: float
     impl: str = "raw"
     """`raw`: ops/bench/rawws.py (the cheapest reader); `websockets`: the library's client."""
+    ws_urls: list[str] | None = None
+    """Each client's own room (`--rooms`); None: every client's is ws_url."""
+    sender_rooms: dict[int, int] = field(default_factory=dict)
+    """Local client index -> its room's number (0..rooms-1), to spread the rooms' posts."""
+    rooms: int = 1
 
 
 @dataclass
@@ -123,14 +128,17 @@ class Client:
                 totals.all_done.set()
 
 
-async def open_client(config: WorkerConfig, cookie: str, totals: Totals) -> Client:
+async def open_client(
+    config: WorkerConfig, cookie: str, totals: Totals, ws_url: str | None = None
+) -> Client:
     client = Client(totals)
+    ws_url = ws_url or config.ws_url
     if config.impl == "raw":
-        client.ws = await raw_connect(config.ws_url, config.origin, cookie, client.take)
+        client.ws = await raw_connect(ws_url, config.origin, cookie, client.take)
         await client.ws.send('{"hello": true, "last_seq": 0}')
         return client
     client.ws = await connect(
-        config.ws_url,
+        ws_url,
         origin=config.origin,  # type: ignore[arg-type]
         additional_headers={"Cookie": f"session={cookie}"},
         compression="deflate" if config.deflate else None,
@@ -164,10 +172,14 @@ def record_close(client: Client) -> None:
         client.totals.closed[key] = client.totals.closed.get(key, 0) + 1
 
 
-async def post_all(client: Client, sender: int, config: WorkerConfig, start_at: float) -> int:
-    """Post this sender's messages at their times: message j goes at start_at + j / rate."""
+async def post_all(
+    client: Client, sender: int, config: WorkerConfig, start_at: float, room: int = 0
+) -> int:
+    """Post this sender's messages at their times: message j of its room goes at
+    start_at + j / rate, the rooms' schedules shifted evenly within one interval."""
     assert client.ws is not None
     posted = 0
+    start_at += room / max(config.rooms, 1) / config.rate
     for k in range(config.messages_per_sender):
         index = k * config.sender_count + sender
         delay = start_at + index / config.rate - time.time()
@@ -196,7 +208,8 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
         await asyncio.sleep(max(0.0, started + i / config.connect_rate - time.time()))
         async with handshakes:
             try:
-                clients[i] = await open_client(config, config.cookies[i], totals)
+                url = config.ws_urls[i] if config.ws_urls else None
+                clients[i] = await open_client(config, config.cookies[i], totals, url)
             except Exception as e:
                 key = type(e).__name__ + ": " + str(e)[:60]
                 failures[key] = failures.get(key, 0) + 1
@@ -217,7 +230,7 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
     assert kind == "go"
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     posting = [
-        asyncio.create_task(post_all(c, sender, config, start_at))
+        asyncio.create_task(post_all(c, sender, config, start_at, config.sender_rooms.get(i, 0)))
         for i, sender in config.senders.items()
         if (c := clients[i]) is not None
     ]

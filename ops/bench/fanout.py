@@ -209,11 +209,15 @@ class Plan:
     settle_seconds: float
     profile: Path | None = None
     client: str = "python"
+    rooms: int = 1
+    """The N clients in this many rooms (client g in room g % rooms); S senders and R/s
+    in each room then: R is the rate of all rooms together."""
 
 
 @dataclass
 class Row:
     room: str
+    rooms: int
     n: int
     senders: int
     messages: int
@@ -264,7 +268,11 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
     settings = Settings()
     notes: list[str] = []
     slug = f"bench-{plan.n}-{int(time.time())}"
-    create_room(str(stack.mongo_url), settings.mongo_db, slug, users[: plan.senders])
+    rooms = max(1, plan.rooms)
+    slugs = [slug] if rooms == 1 else [f"{slug}-{r}" for r in range(rooms)]
+    for r, room_slug in enumerate(slugs):  # room r: clients r, r + rooms, ...; the first S post
+        senders = [users[r + j * rooms] for j in range(plan.senders) if r + j * rooms < plan.n]
+        create_room(str(stack.mongo_url), settings.mongo_db, room_slug, senders)
     cookies = session_cookies(secret_key, users[: plan.n], str(stack.mongo_url), settings.mongo_db)
 
     for i in range(stack.instances):  # fresh instances: RSS and CPU of this run alone
@@ -282,18 +290,26 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
         mine = list(range(w, plan.n, plan.workers))
         config = {
             "ws_url": f"ws://127.0.0.1:{stack.port}/rooms/{slug}/ws",
+            "ws_urls": [f"ws://127.0.0.1:{stack.port}/rooms/{slugs[g % rooms]}/ws" for g in mine]
+            if rooms > 1
+            else None,
             "origin": stack.url,
             "cookies": [cookies[g] for g in mine],
-            "senders": {local: g for local, g in enumerate(mine) if g < plan.senders},
+            "senders": {
+                local: g // rooms for local, g in enumerate(mine) if g // rooms < plan.senders
+            },
+            "sender_rooms": {local: g % rooms for local, g in enumerate(mine)},
+            "rooms": rooms,
             "sender_count": plan.senders,
             "messages_per_sender": plan.messages,
-            "rate": plan.rate,
+            "rate": plan.rate / rooms,
             "connect_rate": per_worker_rate,
             "deflate": plan.deflate,
             "drain_seconds": plan.drain_seconds,
         }
         config["impl"] = "raw" if plan.client == "python" else "websockets"
         if plan.client == "node":
+            assert rooms == 1, "the node client knows one room"
             node = NodeWorker(config)
             pipes.append(node)  # type: ignore[arg-type]
             procs.append(node)
@@ -358,13 +374,14 @@ def _measure(
     per_instance = [open_sockets(u) for u in stack.instance_urls]
     rss_loaded = [rss_kb(p) for p in app_pids]
 
-    seconds = int(plan.senders * plan.messages / plan.rate) + 1
+    rooms = max(1, plan.rooms)
+    seconds = int(plan.senders * plan.messages * rooms / plan.rate) + 1
     profilers += [profile(pid, plan, "post", seconds) for pid in app_pids] if plan.profile else []
     cpu_before = stack.cpu_by_kind()
     start_at = time.time() + 0.5
     for pipe in pipes:
         pipe.send(("go", start_at))
-    total_messages = plan.senders * plan.messages
+    total_messages = plan.senders * plan.messages * rooms
     deadline = total_messages / plan.rate + plan.drain_seconds + 30
     done = [_receive(p, "done", deadline) for p in pipes]
     cpu_after = stack.cpu_by_kind()
@@ -380,7 +397,7 @@ def _measure(
             histogram[int(b)] = histogram.get(int(b), 0) + count
     received = sum(d["received"] for d in done)
     posted = sum(d["posted"] for d in done)
-    expected = posted * clients
+    expected = posted * clients // rooms  # every client gets its own room's posts
     finished = max(d["finished"] for d in done)
     held = sum(d["held"] for d in done)
     app_cpu = cpu_after["app"] - cpu_before["app"]
@@ -406,10 +423,17 @@ def _measure(
     if posted != total_messages:
         notes.append(f"posted {posted} of {total_messages}")
     notes.append(f"sockets per instance {per_instance}")
+    if posted:
+        notes.append(
+            "per message: app CPU {:.2f} ms, Redis CPU {:.0f} µs".format(
+                app_cpu / posted * 1000, split["redis"] / posted * 1e6
+            )
+        )
     conns = max(1, sum(per_instance))
     max_ms = max(d["max_micros"] for d in done) / 1000
     return Row(
-        room=slug,
+        room=slug if rooms == 1 else f"{slug}-0",
+        rooms=rooms,
         n=plan.n,
         senders=plan.senders,
         messages=plan.messages,
@@ -443,7 +467,8 @@ def format_row(row: Row) -> str:
     s = row.cpu_split
     rss = " / ".join(f"{r:.0f}" for r in row.rss_instance_mb)
     return (
-        f"| {row.n:,} | {row.senders} x {row.messages} at {row.rate:g} | {row.held:,} "
+        f"| {row.n:,} | {row.senders} x {row.messages} at {row.rate:g}"
+        f"{f' in {row.rooms:,} rooms' if row.rooms > 1 else ''} | {row.held:,} "
         f"| {row.connect_rate:,.0f} | {row.expected:,} "
         f"| {row.received:,} | {row.per_second:,.0f} | {row.p50_ms:.1f} | {row.p99_ms:.1f} "
         f"| {row.max_ms:.1f} | {row.cpu_per_1k:.4f} ({row.cpu_per_1k * 1000:.1f}) | {rss} "
@@ -482,6 +507,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--rate", "-r", default="10", help="R: messages/s into the room (one, or one per N)"
+    )
+    p.add_argument(
+        "--rooms",
+        type=int,
+        default=1,
+        help="spread the N clients over this many rooms, S senders each; R is all rooms' rate",
     )
     p.add_argument("--workers", type=int, default=2, help="client processes")
     p.add_argument(
@@ -569,8 +600,13 @@ def main(argv: list[str] | None = None) -> int:
     weight = ""
     offers_no_deflate = args.no_deflate or args.client == "python"
     plan_text = (
-        f"S senders x M messages each at R messages/s in total into one room; "
-        f"{args.workers} {CLIENTS[args.client]} client processes, "
+        (
+            "S senders x M messages each at R messages/s in total into one room; "
+            if args.rooms == 1
+            else f"N clients in {args.rooms:,} rooms, S senders x M messages in each, "
+            f"R messages/s in total spread evenly over the rooms; "
+        )
+        + f"{args.workers} {CLIENTS[args.client]} client processes, "
         f"permessage-deflate {'not offered' if offers_no_deflate else 'offered'}; "
         f"{args.instances} instances ({args.server}) behind nginx on 127.0.0.1:{args.port}"
     )
@@ -599,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
                 settle_seconds=args.settle,
                 profile=args.profile,
                 client=args.client,
+                rooms=args.rooms,
             )
             print(f"bench: N={n:,} ...", file=sys.stderr)
             row = run_once(stack, plan, users, secret_key)
