@@ -4,7 +4,7 @@
 
 An embedded server (SecantusDB) in a temporary folder, a `rooms` collection of R rooms, and
 the mean time of: a find by `_id`, `update_one` by `_id` with `$inc`, and
-`find_one_and_update` by `_id` with `$inc` (what `chat.messages.next_seq` does). On
+`find_one_and_update` by `_id` with `$inc` (how a post took its seq before stores/seq.py). On
 SecantusDB 0.7.0b3 the last scans the collection (BENCHMARKS.md, round two).
 """
 
