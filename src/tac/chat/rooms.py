@@ -70,7 +70,7 @@ async def create_room(chat: Chat, creator: User, title: str, topic: str = "") ->
         room = await Room(slug=slug, title=title, topic=topic, created_by=creator.id).insert()
     except DuplicateKeyError:
         raise Conflict(f"A room named '{slug}' already exists.", field="title") from None
-    await join_room(creator, room)
+    await join_room(creator, room, chat)
     return room
 
 
@@ -95,16 +95,21 @@ async def list_rooms() -> list[Room]:
     return await Room.find_all().sort(Room.slug).to_list()
 
 
-async def join_room(user: User, room: Room) -> Membership:
+async def join_room(user: User, room: Room, chat: Chat | None = None) -> Membership:
+    """The user's membership of the room, made if need be; with `chat`, the room's member
+    list shows the newcomer at once, on every instance."""
     existing = await membership_of(user, room)
     if existing is not None:
         return existing
     try:
-        return await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
+        joined = await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
     except DuplicateKeyError:  # joined from another tab at the same moment
         found = await membership_of(user, room)
         assert found is not None
         return found
+    if chat is not None:
+        await chat.presence.joined(str(room.id), str(user.id))
+    return joined
 
 
 async def leave_room(chat: Chat, user: User, room: Room) -> None:
