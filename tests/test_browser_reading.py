@@ -26,12 +26,14 @@ PHONE = {"width": 390, "height": 844}
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-async def sign_up_in(browser: Browser, base_url: str, name: str, **context: Any) -> Page:
+async def sign_up_in(
+    browser: Browser, base_url: str, name: str, username: str = "", **context: Any
+) -> Page:
     """A new person in a browser context of their own (zone, locale, viewport)."""
     context.setdefault("viewport", DESKTOP)
     page = await (await browser.new_context(**context)).new_page()
     await page.goto(f"{base_url}/register")
-    await page.fill("input[name=username]", unique(name.split()[0].lower()))
+    await page.fill("input[name=username]", username or unique(name.split()[0].lower()))
     await page.fill("input[name=display_name]", name)
     await page.fill("input[name=password]", "correct horse battery")
     await page.click("button[type=submit]")
@@ -304,3 +306,55 @@ async def test_the_small_things(browser: Browser, base_url: str, repo_root: Path
     page.once("dialog", lambda dialog: dialog.accept())
     await revoke.click()
     await expect(page.locator("#tokens li")).to_have_count(0)
+
+
+async def test_the_readme_screenshot_is_a_real_conversation(
+    browser: Browser, base_url: str, app: Any, repo_root: Path
+) -> None:
+    """docs/screenshot.png (README's first picture) and its phone twin: people with names,
+    a room with a title, two days of talk, one person offline."""
+    names = [("ada", "Ada Lovelace"), ("charles", "Charles Babbage"), ("grace", "Grace Hopper")]
+    pages = {}
+    for username, name in names:
+        pages[username] = await sign_up_in(
+            browser, base_url, name, username=username, viewport={"width": 1100, "height": 760}
+        )
+    ada, charles, grace = [await user_named(name) for _, name in names]
+    room = await Room(
+        slug="analytical-engine", title="Analytical Engine", topic="Cards, mills and stores"
+    ).insert()
+    for person in (ada, charles, grace):
+        await join_room(person, room)
+    now = datetime.now(UTC)
+    day_before = now - timedelta(days=1)
+    talk = [
+        (charles, -1, 15, 2, "The mill is assembled. The store holds a thousand numbers."),
+        (ada, -1, 15, 6, "Then it can compute the Bernoulli numbers. My table is ready."),
+        (ada, -1, 15, 7, "Note G, in the appendix: every variable card, in order."),
+        (charles, -1, 15, 31, "I will have the cards punched by Friday."),
+        (grace, 0, -14, 0, "Morning! I read Note G last night: a program, a century early."),
+        (grace, 0, -13, 0, "Can the engine loop back over the same cards?"),
+        (ada, 0, -9, 0, "Yes: the cards can be backed, so a cycle repeats as needed."),
+    ]
+    await said(
+        room,
+        [
+            (who, day_before.replace(hour=h, minute=m) if day else now + timedelta(minutes=h), text)
+            for who, day, h, m, text in talk
+        ],
+    )
+    await pages["charles"].context.close()  # Charles is away
+    await pages["grace"].goto(f"{base_url}/rooms/{room.slug}")
+    page = pages["ada"]
+    await page.goto(f"{base_url}/rooms/{room.slug}")
+    await pages["grace"].fill("#composer-body", "Then I will write one that finds its own bugs.")
+    await pages["grace"].press("#composer-body", "Enter")
+    await expect(page.locator("#messages article")).to_have_count(8, timeout=5000)
+    await expect(page.locator("#members li.online")).to_have_count(2, timeout=5000)
+    await page.screenshot(path=docs(repo_root, "screenshot.png"))
+
+    phone = await (await browser.new_context(viewport=PHONE)).new_page()
+    await phone.context.add_cookies(await pages["grace"].context.cookies())
+    await phone.goto(f"{base_url}/rooms/{room.slug}")
+    await expect(phone.locator("#messages article")).to_have_count(8)
+    await phone.screenshot(path=docs(repo_root, "screenshot-phone.png"))
