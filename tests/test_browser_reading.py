@@ -358,3 +358,34 @@ async def test_the_readme_screenshot_is_a_real_conversation(
     await phone.goto(f"{base_url}/rooms/{room.slug}")
     await expect(phone.locator("#messages article")).to_have_count(8)
     await phone.screenshot(path=docs(repo_root, "screenshot-phone.png"))
+
+
+async def test_day_separators_hold_when_older_history_is_loaded_above(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    page = await sign_up_in(browser, base_url, "History Reader", timezone_id="Europe/Paris")
+    reader = await user_named("History Reader")
+    room = await room_of("Old days", reader)
+    now = datetime.now(ZoneInfo("Europe/Paris"))
+    long_ago = (now - timedelta(days=30)).replace(hour=12)
+    await said(room, [(reader, long_ago + timedelta(minutes=n), f"old {n}") for n in range(10)])
+    await said(room, [(reader, now - timedelta(seconds=60 - n), f"new {n}") for n in range(50)])
+    await page.goto(f"{base_url}/rooms/{room.slug}")
+    separators = page.locator("#messages .day-sep")
+    await expect(page.locator("#messages article")).to_have_count(50)
+    await expect(separators).to_have_text(["Today"])
+    for _ in range(20):  # bring the top of the list into view until the older page is in
+        if await page.locator("#messages article").count() == 60:
+            break
+        await page.locator("#messages > :first-child").scroll_into_view_if_needed()
+        await page.mouse.wheel(0, -2000)
+        await page.wait_for_timeout(100)
+    await expect(page.locator("#messages article")).to_have_count(60)
+    await expect(separators).to_have_count(2)
+    first_of_each = await separators.evaluate_all(
+        "els => els.map(e => e.nextElementSibling.querySelector('.body').textContent)"
+    )
+    assert first_of_each == ["old 0", "new 0"]
+    await expect(separators.nth(1)).to_have_text("Today")
+    # One header for the run of old messages, and one for the run of today's.
+    assert await page.locator("#messages article:not(.cont)").count() == 2

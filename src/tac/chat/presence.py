@@ -116,15 +116,21 @@ class Presence:
             await self._mark_and_announce(room, user)
 
     async def leave(self, room: str, user: str) -> None:
-        """Best effort: a mark left behind expires within the TTL."""
+        """Best effort: a mark left behind expires within the TTL. A user's last socket
+        takes their @online mark first, so that no room reads them online after its own
+        announcement."""
         self._local[room, user] -= 1
+        self._users[user] -= 1
+        gone = self._users[user] <= 0
+        if gone:
+            del self._users[user]
+            await self._unmark(ONLINE, user)
         if self._local[room, user] <= 0:
             del self._local[room, user]
-            await self._unmark_and_announce(room, user)
-        self._users[user] -= 1
-        if self._users[user] <= 0:
-            del self._users[user]
-            await self._unmark_and_announce(ONLINE, user, room)
+            if await self._unmark(room, user):
+                await self._announce(room, user, room)
+        if gone:
+            await self._announce(ONLINE, user, room)
 
     async def _mark_and_announce(self, key: str, user: str, room: str = "") -> None:
         try:
@@ -134,13 +140,13 @@ class Presence:
             return
         await self._announce(key, user, room)
 
-    async def _unmark_and_announce(self, key: str, user: str, room: str = "") -> None:
+    async def _unmark(self, key: str, user: str) -> bool:
         try:
             await self.store.unmark(key, self._member(user))
         except Exception as e:
             log.warning("presence: unmarking %s in %s failed (%s)", user, key, e)
-            return
-        await self._announce(key, user, room)
+            return False
+        return True
 
     async def _announce(self, key: str, user: str, room: str) -> None:
         """A room's change in that room; coming online or going offline in every room of

@@ -78,8 +78,10 @@
       if (!next || !next.classList.contains("msg")) sep.remove();
     });
   }
-  document.addEventListener("htmx:afterSettle", decorate);
-  document.addEventListener("htmx:wsAfterMessage", decorate);
+  // After every other listener (keepOrder below may move messages), before the next paint.
+  function decorateSoon() { queueMicrotask(decorate); }
+  document.addEventListener("htmx:afterSettle", decorateSoon);
+  document.addEventListener("htmx:wsAfterMessage", decorateSoon);
   decorate();  // deferred: the page is parsed, and nothing has scrolled yet
 
   // A form with data-confirm asks before it is sent (Revoke a token).
