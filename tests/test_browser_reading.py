@@ -357,6 +357,8 @@ async def test_the_readme_screenshot_is_a_real_conversation(
     await phone.context.add_cookies(await pages["grace"].context.cookies())
     await phone.goto(f"{base_url}/rooms/{room.slug}")
     await expect(phone.locator("#messages article")).to_have_count(8)
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide on a 390 px phone"
     await phone.screenshot(path=docs(repo_root, "screenshot-phone.png"))
 
 
