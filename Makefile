@@ -14,18 +14,24 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test lint format lock system-deps stack stack-down bench bench-posts load chaos vendor clean
 
+# Every step says what it does (the first install takes a minute or so: no silent pip -q).
 $(STAMP): $(LOCK) pyproject.toml
+	@echo "==> Creating $(VENV) and installing Tac's packages from $(LOCK) (first run only)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install --progress-bar on --upgrade pip
 	$(BIN)/pip install --progress-bar on --require-hashes -r $(LOCK)
-	$(BIN)/pip install -q --no-deps -e .
+	@echo "==> Installing Tac itself (editable)"
+	$(BIN)/pip install --progress-bar on --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+	@echo "==> Installed"
 
 install: $(STAMP)
 
+# `make run PORT=9000` (or TAC_PORT=9000) serves on another port.
+PORT ?=
 run: $(STAMP)
-	$(BIN)/tac run
+	$(BIN)/tac run $(if $(PORT),--port $(PORT))
 
 system-deps:
 	./ops/system-deps.sh

@@ -37,8 +37,6 @@ async def test_a_message_appears_live_for_the_other_person(
 
     # Both are listed as online beside the room, live.
     await expect(grace.locator("#members li.online")).to_have_count(2, timeout=5000)
-    (repo_root / "docs").mkdir(exist_ok=True)
-    await grace.screenshot(path=str(repo_root / "docs" / "screenshot.png"))
 
 
 async def test_an_over_long_message_shows_an_inline_error(

@@ -40,6 +40,7 @@ from tac.patches import (
     PatchError,
     cache_text_frames,
     close_refused_sockets,
+    pings_end_at_shutdown,
     refuse_ws_compression,
     send_directly,
 )
@@ -176,6 +177,42 @@ def test_revert_restores_the_libraries_own_functions() -> None:
     close_refused_sockets()
     assert WSStream.__dict__["_handle_events"] is not original
     del handle_events
+
+
+class PingingStream:
+    """What `WSStream._send_pings` reads of its stream."""
+
+    def __init__(self) -> None:
+        from hypercorn.asyncio.worker_context import WorkerContext
+
+        self.closed = False
+        self.context = WorkerContext(None)
+        self.config = type("Config", (), {"websocket_ping_interval": 30.0})()
+        self.pings = 0
+
+    async def _send_wsproto_event(self, event: Any) -> None:
+        self.pings += 1
+
+
+async def ping_loop_ends_at_shutdown() -> bool:
+    stream = PingingStream()
+    loop = asyncio.create_task(WSStream._send_pings(stream))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    await stream.context.terminated.set()  # the server begins to stop
+    done, _ = await asyncio.wait([loop], timeout=1)
+    loop.cancel()
+    assert stream.pings == 1
+    return bool(done)
+
+
+async def test_a_ping_loop_ends_when_the_server_stops_while_applied() -> None:
+    pings_end_at_shutdown()
+    assert await ping_loop_ends_at_shutdown()
+
+
+async def test_a_ping_loop_sleeps_its_interval_out_when_reverted() -> None:
+    pings_end_at_shutdown(False)
+    assert not await ping_loop_ends_at_shutdown()
 
 
 def test_applying_again_replaces_instead_of_wrapping() -> None:

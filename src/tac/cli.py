@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator
 
 from tac.embedded import EmbeddedMongo
 from tac.patches import send_directly
@@ -25,7 +30,7 @@ def run(settings: Settings) -> None:
         settings = settings.model_copy(update={"mongo_url": embedded.start()})
         log.info("embedded MongoDB-wire server on %s (data in %s)", embedded.url, embedded.data_dir)
     try:
-        log.info("Tac on http://%s:%d", settings.host, settings.port)
+        # The address is said once, by the server when it listens ("Running on ...").
         # With thousands of sockets, every collection walks many objects; fewer of them
         # cut the fan-out's CPU and its tail latency (BENCHMARKS.md).
         gc.set_threshold(*settings.gc_thresholds)
@@ -40,7 +45,26 @@ def run(settings: Settings) -> None:
             asyncio.run(serve_app(settings))
     finally:
         if embedded is not None:
-            embedded.stop()
+            with patient_interrupts():
+                started = time.monotonic()
+                log.info("stopping the embedded database (it writes its data out)")
+                embedded.stop()
+                log.info("embedded database stopped in %.1f s", time.monotonic() - started)
+
+
+@contextlib.contextmanager
+def patient_interrupts() -> Iterator[None]:
+    """While the database stops, another Ctrl+C says what is happening instead of leaving
+    it half-stopped (a restart would then find its data locked)."""
+
+    def say(signum: int, frame: object) -> None:
+        log.info("still stopping the embedded database; a moment")
+
+    previous = signal.signal(signal.SIGINT, say)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,7 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update=overrides)
     configure_logging(settings)
-    run(settings)
+    try:
+        run(settings)
+    except KeyboardInterrupt:  # Ctrl+C while starting: stopped, no traceback
+        log.info("stopped")
+        sys.exit(130)
 
 
 class JsonFormatter(logging.Formatter):

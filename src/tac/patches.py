@@ -345,15 +345,71 @@ class CloseRefusedSockets(MethodPatch):
         return handle_then_close
 
 
+class PingsEndAtShutdown(MethodPatch):
+    """Replaces Hypercorn's `WSStream._send_pings` (hypercorn.protocol.ws_stream,
+    Hypercorn 0.18.0) by a loop that ends as soon as the server is stopping.
+
+    Why: not speed but a prompt stop (issue 13). The ping loop sleeps a whole
+    websocket_ping_interval between pings and only then sees that its socket closed; its
+    task belongs to the connection's task group, so the connection lives on that long.
+    A server stopping with sockets open closes them (1012) at once, and then waited for
+    every such loop until its graceful timeout (TAC_GRACEFUL_TIMEOUT_SECONDS, 5 s) before
+    it could stop. The loop now sleeps on the worker's `terminated` event with the same
+    interval as a deadline: no extra task, and it wakes when the server stops.
+
+    Relies on: `WSStream.context.terminated` (Hypercorn's EventWrapper: `wait()`,
+    `is_set()`), set when the server begins to stop, `WSStream.closed`,
+    `WSStream._send_wsproto_event` and `config.websocket_ping_interval`.
+    """
+
+    library = "hypercorn"
+    written_for = HYPERCORN_VERSION
+
+    def target(self) -> tuple[type, str]:
+        from hypercorn.protocol import ws_stream
+
+        return ws_stream.WSStream, "_send_pings"
+
+    def check(self) -> None:
+        super().check()
+        from hypercorn.asyncio.worker_context import WorkerContext
+
+        terminated = getattr(WorkerContext(None), "terminated", None)
+        if not (hasattr(terminated, "wait") and hasattr(terminated, "is_set")):
+            raise PatchError(
+                f"patch {self.name}: Hypercorn's WorkerContext has no `terminated` event; "
+                f"written for hypercorn {self.written_for}"
+            )
+
+    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        import asyncio
+
+        from wsproto.events import Ping
+
+        async def send_pings(self: Any) -> None:
+            terminated = self.context.terminated
+            while not self.closed and not terminated.is_set():
+                await self._send_wsproto_event(Ping())
+                try:
+                    async with asyncio.timeout(self.config.websocket_ping_interval):
+                        await terminated.wait()
+                except TimeoutError:
+                    pass
+
+        return send_pings
+
+
 REFUSE_WS_COMPRESSION = RefuseWsCompression()
 CACHE_TEXT_FRAMES = CacheTextFrames()
 SEND_DIRECTLY = SendDirectly()
 CLOSE_REFUSED_SOCKETS = CloseRefusedSockets()
+PINGS_END_AT_SHUTDOWN = PingsEndAtShutdown()
 ALL: tuple[Patch, ...] = (
     REFUSE_WS_COMPRESSION,
     CACHE_TEXT_FRAMES,
     SEND_DIRECTLY,
     CLOSE_REFUSED_SOCKETS,
+    PINGS_END_AT_SHUTDOWN,
 )
 
 
@@ -361,6 +417,11 @@ def close_refused_sockets(enabled: bool = True) -> None:
     """Close a socket whose client sent what the protocol refuses (an oversized frame, bad
     UTF-8) with a close frame that says why, and end its connection at once."""
     CLOSE_REFUSED_SOCKETS.turn(enabled)
+
+
+def pings_end_at_shutdown(enabled: bool = True) -> None:
+    """End each socket's ping loop when the server stops, not a ping interval later."""
+    PINGS_END_AT_SHUTDOWN.turn(enabled)
 
 
 def refuse_ws_compression(refuse: bool = True) -> None:

@@ -1,17 +1,19 @@
 """How Tac is served: Hypercorn (the default) tuned for fan-out, or uvicorn for comparison.
 
-Three things Hypercorn has no setting for, applied by `tune_hypercorn` (the patches
+Four things Hypercorn has no setting for, applied by `tune_hypercorn` (the patches
 themselves, and why, are in tac.patches): permessage-deflate is refused unless
 TAC_WS_COMPRESSION (a zlib stream per socket costs 300 KB and compresses every frame again
 for every socket), a server text frame is built once per text, not once per socket (the
-hub hands every socket the same string), and a socket refused for an oversized frame loses
-its TCP connection at once.
+hub hands every socket the same string), a socket refused for an oversized frame loses
+its TCP connection at once, and a stopping server does not wait a ping interval for each
+socket it closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import stat
 from collections.abc import Callable
@@ -36,17 +38,22 @@ def hypercorn_config(settings: Settings) -> Config:
     config.websocket_max_message_size = settings.ws_max_message_bytes
     config.graceful_timeout = settings.graceful_timeout_seconds
     config.accesslog = None
+    # Hypercorn's own handler on this logger would print each line ("Running on ...") a
+    # second time, beside the root handler it propagates to.
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 
 def tune_hypercorn(settings: Settings) -> None:
     """What Hypercorn has no setting for (tac.patches): refuse permessage-deflate unless
-    TAC_WS_COMPRESSION, frame each text once for all sockets, and close a socket's TCP
-    connection once it was refused for an oversized frame. Applying again with other
+    TAC_WS_COMPRESSION, frame each text once for all sockets, close a socket's TCP
+    connection once it was refused for an oversized frame, and end the ping loops when
+    the server stops. Applying again with other
     settings replaces what was applied."""
     patches.refuse_ws_compression(not settings.ws_compression)
     patches.cache_text_frames(settings.ws_frame_cache_entries)
     patches.close_refused_sockets()
+    patches.pings_end_at_shutdown()
 
 
 async def serve_app(settings: Settings) -> None:

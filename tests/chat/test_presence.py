@@ -110,5 +110,47 @@ async def test_a_rooms_members_are_read_once_and_again_when_a_stranger_is_online
     await join_room(bob, room)
     assert await presence.members_of(room, {str(ann.id)}) == {str(ann.id)}  # cached
     await Membership.find({"room": room.id, "user": ann.id}).delete()
-    presence._members[str(room.id)] = (time.monotonic() - 1.5, frozenset({str(ann.id)}))
     assert await presence.members_of(room, {str(bob.id)}) == {str(bob.id)}  # a stranger: read
+    await join_room(ann, room)
+    assert await presence.members_of(room, {str(bob.id)}) == {str(bob.id)}  # cached
+    read_at, members, strangers = presence._members[str(room.id)]
+    presence._members[str(room.id)] = (read_at - 1.5, members, strangers)
+    assert await presence.members_of(room, {str(bob.id), "x"}) == {str(ann.id), str(bob.id)}
+
+
+async def test_a_member_connected_anywhere_is_online_in_each_of_their_rooms(
+    person_factory: Any,
+) -> None:
+    """Online means connected anywhere, not 'has this room open'; members who are not
+    connected are listed too, after those online."""
+    from tests.web.test_ws import join, make_room
+
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()  # only #general open
+    carol: Person = await person_factory()  # not connected at all
+    bob_id, carol_id = await user_id(bob), await user_id(carol)
+    slug = await make_room(alice, "Anywhere")
+    await join(bob, slug)
+    await join(carol, slug)
+    async with alice.connect(slug) as a, bob.connect("general") as b:
+        await hello(a, 10**9)
+        await hello(b, 10**9)
+        frames = await receive_until(a, lambda t: bob_id in online_ids(t.rsplit("<section", 1)[-1]))
+        members = frames[-1].rsplit("<section", 1)[-1]
+        assert "2 online" in members and f'data-user="{carol_id}" class="offline"' in members
+        api = (await alice.http.get(f"/api/v1/rooms/{slug}/members")).json()["members"]
+        assert {m["id"]: m["online"] for m in api}[bob_id] is True
+    # Bob's last socket closed: offline here too, live.
+    page = (await alice.http.get(f"/rooms/{slug}")).text
+    assert bob_id not in online_ids(page)
+    assert page.index(f'data-user="{await user_id(alice)}" class="online"') < page.index(
+        'class="offline"'
+    )
+
+
+async def test_the_first_paint_counts_the_reader_online(person_factory: Any) -> None:
+    """The page is rendered before its socket opens: its reader is online on it."""
+    newcomer: Person = await person_factory()
+    page = (await newcomer.http.get("/rooms/general")).text
+    assert await user_id(newcomer) in online_ids(page)
+    assert '<span class="online-count">0 online' not in page

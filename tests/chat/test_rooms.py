@@ -11,9 +11,14 @@ from tests.chat.conftest import changed, new_user
 from tests.conftest import unique
 
 
-def test_slugify_keeps_letters_and_digits_of_any_script_it_can_spell() -> None:
+def test_slugify_keeps_letters_and_digits_of_any_script() -> None:
     assert rooms.slugify("  Café & Crème — 2024!  ") == "cafe-creme-2024"
-    assert rooms.slugify("日本語") == ""
+    assert rooms.slugify("日本語チーム") == "日本語チーム"
+    assert rooms.slugify("Team 日本") == "team-日本"
+    assert rooms.slugify("हिन्दी टीम") == "हिन्दी-टीम"  # the vowel signs stay
+    assert rooms.slugify("Ελληνικά") == "ελληνικά"
+    assert rooms.slugify("Straße") == "strasse"
+    assert rooms.slugify("🎉 !!!") == ""
     assert rooms.slugify("a" * 70) == "a" * 60
     assert rooms.slugify("b" * 59 + " c") == "b" * 59  # no dash left at the cut
 
@@ -58,6 +63,25 @@ async def test_create_room_refuses_bad_fields_naming_the_field(
     with pytest.raises(Invalid) as refused:
         await rooms.create_room(chat, await new_user(chat), title, topic)
     assert refused.value.field == field
+
+
+async def test_a_title_in_any_script_is_kept_as_typed(chat: Chat) -> None:
+    title = f"日本語チーム {unique('x')}"
+    room = await rooms.create_room(chat, await new_user(chat), title)
+    assert room.title == title and room.slug == rooms.slugify(title)
+    assert room.slug.startswith("日本語チーム-")
+    assert (await rooms.room_by_slug(room.slug)).id == room.id
+
+
+async def test_title_length_counts_characters_as_people_see_them(chat: Chat) -> None:
+    limit = changed(chat, room_title_max_chars=20)
+    user = await new_user(chat)
+    for chars in ["👍🏽" * 10, "🇯🇵" * 10, "e\u0301" * 10]:  # 10 characters, 20 code points
+        title = unique("r") + chars  # 10 + 10
+        assert (await rooms.create_room(limit, user, title)).title == title
+    for chars in ["👍🏽" * 11, "a" + "\u0301" * 100]:  # 11; or a letter in a flood of marks
+        with pytest.raises(Invalid):
+            await rooms.create_room(limit, user, unique("r") + chars)
 
 
 async def test_limits_come_from_the_settings(chat: Chat) -> None:

@@ -23,7 +23,7 @@ from ops.stack import Stack, nginx_binary
 from tests.conftest import Person, hello
 from tests.waiting import WaitTimeout, wait_until
 
-ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)">')
+ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)"')
 
 # htmx's ws extension reconnects only after these codes; 1000/1001 leave a page disconnected.
 RECONNECTING_CODES = {1006, 1011, 1012, 1013}

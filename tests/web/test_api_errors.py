@@ -44,6 +44,8 @@ async def test_malformed_bodies_are_json_400_or_422(api: ApiUsers) -> None:
     json_type = {"Content-Type": "application/json"}
     broken = await alice.http.post("/rooms", content=b'{"title": ', headers=json_type)
     assert_error(broken, 400, "bad_request")
+    assert "invalid JSON" in broken.json()["error"]["message"]
+    assert "browser (or proxy)" not in broken.json()["error"]["message"]
     not_utf8 = await alice.http.post("/rooms", content=b'{"title": "\xff\xfe"}', headers=json_type)
     assert_error(not_utf8, 400, "bad_request")
     assert_error(await alice.http.post("/rooms", content=b"title=x"), 422, "invalid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -37,6 +38,17 @@ async def test_create_room_refusals(api: ApiUsers) -> None:
     assert_error(await api.anonymous.post("/rooms", json={"title": "anon"}), 401)
     # Who calls comes first: a stranger learns nothing about the body.
     assert_error(await api.anonymous.post("/rooms", json={"bad": 1}), 401)
+
+
+async def test_a_title_in_any_script_makes_a_room_found_by_its_slug(api: ApiUsers) -> None:
+    alice = await api.new()
+    title = f"日本語チーム {secrets.token_hex(3)}"
+    room = await alice.new_room(title)
+    assert room["title"] == title and room["slug"].startswith("日本語チーム-")
+    found = await alice.http.get(f"/rooms/{room['slug']}")  # percent-encoded on the wire
+    assert found.status_code == 200 and found.json()["title"] == title
+    posted = await alice.http.post(f"/rooms/{room['slug']}/messages", json={"body": "はい"})
+    assert posted.status_code == 201
 
 
 async def test_directory_lists_every_room_with_joined_flag(api: ApiUsers) -> None:

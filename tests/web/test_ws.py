@@ -12,7 +12,7 @@ from tac.models import Room
 from tests.chat.test_messages import stored_in
 from tests.conftest import Person, hello, receive_until
 
-ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)">')
+ARTICLE = re.compile(r'<article class="msg" id="msg-[0-9a-f]+" data-seq="(\d+)"')
 
 
 def seqs(frames: list[str]) -> list[int]:

@@ -4,6 +4,10 @@ Each instance marks the (room, user) pairs it holds sockets for, with an expiry 
 every heartbeat. A crashed instance stops renewing, and its users drop off when their
 marks expire: within presence_ttl_seconds plus one heartbeat. Two tabs on two instances
 are two marks of one user: one person online.
+
+A member is online when they are connected anywhere (a page of any room, an API stream),
+not only when they have this room open: the same marks are kept under ONLINE too, and a
+user's first socket and their last one announce the change in every room they are in.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 
 from tac.bus import Bus
 from tac.events import PRESENCE, Event
@@ -23,6 +28,9 @@ from tac.models import Membership, Room, User
 from tac.stores.presence import PresenceStore
 
 log = logging.getLogger(__name__)
+
+ONLINE = "@online"
+"""The marks of everyone connected anywhere (not a room id: those are ObjectIds)."""
 
 
 class Presence:
@@ -42,23 +50,28 @@ class Presence:
         self.heartbeat = heartbeat
         self.members_fresh_seconds = members_fresh_seconds
         self._local: Counter[tuple[str, str]] = Counter()
+        self._users: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
-        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._members: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}
+        """Per room: when its members were read, they, and who was online but not a member."""
 
     async def members_of(self, room: Room, online: set[str] | None = None) -> frozenset[str]:
-        """The ids of the room's members, read at most once per members_fresh_seconds, or
-        once a second while someone online is not among them (they may have just joined).
+        """The ids of the room's members, read at most once per members_fresh_seconds;
+        at once when someone online is not among them and was not at the last read (they
+        may have just joined), and once a second while such strangers stay.
 
         Presence is recomputed on every wave of arrivals; asking the database which of N
         online people are members (`user $in [...]`) took the embedded server 23 s for
         2,000, and even reading a room's members by its index costs 0.1 ms each."""
         key = str(room.id)
         now = time.monotonic()
+        strangers: frozenset[str] = frozenset()
         cached = self._members.get(key)
         if cached is not None:
-            age, members = now - cached[0], cached[1]
-            strangers = online is not None and not online <= members
-            if age < (1.0 if strangers else self.members_fresh_seconds):
+            read_at, members, known = cached
+            strangers = frozenset(online - members) if online is not None else frozenset()
+            fresh = 1.0 if strangers else self.members_fresh_seconds
+            if now - read_at < fresh and strangers <= known:
                 return members
         found = (
             await Membership.get_pymongo_collection()
@@ -66,8 +79,15 @@ class Presence:
             .to_list()
         )
         members = frozenset(str(doc["user"]) for doc in found)
-        self._members[key] = (now, members)
+        known = frozenset(online - members) if online is not None else frozenset()
+        self._members[key] = (now, members, known)
         return members
+
+    async def joined(self, room: str, user: str) -> None:
+        """A user joined `room`: its members are read again here, and every instance
+        shows the new member."""
+        self._members.pop(room, None)
+        await self.bus.publish(Event(PRESENCE, room, user=user))
 
     def _member(self, user: str) -> str:
         return f"{user}/{self.instance}"
@@ -77,6 +97,10 @@ class Presence:
         marks = await self.store.members(room, time.time())
         return {m.split("/", 1)[0] for m in marks}
 
+    async def online_anywhere(self) -> set[str]:
+        """The ids of the users connected anywhere."""
+        return await self.online(ONLINE)
+
     async def arrive(self, room: str, user: str) -> None:
         """Best effort: with the store away, the next heartbeat marks the user again.
 
@@ -85,27 +109,65 @@ class Presence:
         one debounced update per room however many announcements come.
         """
         self._local[room, user] += 1
-        if self._local[room, user] > 1:
-            return
-        try:
-            await self.store.mark(room, self._member(user), time.time() + self.ttl)
-        except Exception as e:
-            log.warning("presence: marking %s in %s failed (%s)", user, room, e)
-            return
-        await self.bus.publish(Event(PRESENCE, room, user=user))
+        self._users[user] += 1
+        if self._users[user] == 1:
+            await self._mark_and_announce(ONLINE, user, room)
+        if self._local[room, user] == 1:
+            await self._mark_and_announce(room, user)
 
     async def leave(self, room: str, user: str) -> None:
-        """Best effort: a mark left behind expires within the TTL."""
+        """Best effort: a mark left behind expires within the TTL. A user's last socket
+        takes their @online mark first, so that no room reads them online after its own
+        announcement."""
         self._local[room, user] -= 1
-        if self._local[room, user] > 0:
-            return
-        del self._local[room, user]
+        self._users[user] -= 1
+        gone = self._users[user] <= 0
+        if gone:
+            del self._users[user]
+            await self._unmark(ONLINE, user)
+        if self._local[room, user] <= 0:
+            del self._local[room, user]
+            if await self._unmark(room, user):
+                await self._announce(room, user, room)
+        if gone:
+            await self._announce(ONLINE, user, room)
+
+    async def _mark_and_announce(self, key: str, user: str, room: str = "") -> None:
         try:
-            await self.store.unmark(room, self._member(user))
+            await self.store.mark(key, self._member(user), time.time() + self.ttl)
         except Exception as e:
-            log.warning("presence: unmarking %s in %s failed (%s)", user, room, e)
+            log.warning("presence: marking %s in %s failed (%s)", user, key, e)
             return
-        await self.bus.publish(Event(PRESENCE, room, user=user))
+        await self._announce(key, user, room)
+
+    async def _unmark(self, key: str, user: str) -> bool:
+        try:
+            await self.store.unmark(key, self._member(user))
+        except Exception as e:
+            log.warning("presence: unmarking %s in %s failed (%s)", user, key, e)
+            return False
+        return True
+
+    async def _announce(self, key: str, user: str, room: str) -> None:
+        """A room's change in that room; coming online or going offline in every room of
+        the user's but `room` (which announces its own)."""
+        if key != ONLINE:
+            await self.bus.publish(Event(PRESENCE, key, user=user))
+            return
+        if not ObjectId.is_valid(user):
+            return
+        try:
+            theirs = (
+                await Membership.get_pymongo_collection()
+                .find({"user": PydanticObjectId(user)}, {"room": True, "_id": False})
+                .to_list()
+            )
+        except Exception as e:
+            log.warning("presence: reading the rooms of %s failed (%s)", user, e)
+            return
+        for doc in theirs:
+            if str(doc["room"]) != room:
+                await self.bus.publish(Event(PRESENCE, str(doc["room"]), user=user))
 
     # -- heartbeat ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -116,7 +178,7 @@ class Presence:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for room, user in list(self._local):
+        for room, user in [*self._local, *((ONLINE, user) for user in self._users)]:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.store.unmark(room, self._member(user)), 1)
 
@@ -133,8 +195,12 @@ class Presence:
         rooms = {room for room, _ in self._local}
         for room, user in list(self._local):
             await self.store.mark(room, self._member(user), now + self.ttl)
+        for user in list(self._users):
+            await self.store.mark(ONLINE, self._member(user), now + self.ttl)
+        # Someone gone offline with their instance: every room open here shows it.
+        offline = await self.store.sweep(ONLINE, now)
         for room in rooms:
-            if await self.store.sweep(room, now):
+            if await self.store.sweep(room, now) or offline:
                 await self.bus.publish(Event(PRESENCE, room))
 
 
@@ -143,20 +209,45 @@ class RoomPresence:
     room: Room
     member_count: int
     online: set[str]
-    """Ids (as str) of the room's members online now (visitors are not members)."""
+    """Ids (as str) of the room's members online now, anywhere (visitors are not members)."""
     shown: list[User]
     """Some of them, at most presence_list_max, by name: a room of 20,000 lists no 20,000."""
     visitors: int = 0
     """People reading the room (a public one) without being members: counted, not listed."""
+    offline: list[User] = field(default_factory=list)
+    """Members not online, listed after those online while the list has room."""
 
 
-async def room_presence(presence: Presence, room: Room, list_max: int) -> RoomPresence:
+async def room_presence(
+    presence: Presence, room: Room, list_max: int, viewer: str | None = None
+) -> RoomPresence:
+    """Who of the room's members is online, online ones listed first. `viewer`, who is
+    reading the page being rendered, counts as here: their socket is not open yet."""
     here = await presence.online(str(room.id))
-    members = await presence.members_of(room, here)
-    online = here & members
-    ids = [PydanticObjectId(i) for i in sorted(online)[:list_max]]
-    shown = await User.find({"_id": {"$in": ids}}).sort(User.username_key).to_list()
-    return RoomPresence(room, len(members), online, shown, visitors=len(here - online))
+    anywhere = await presence.online_anywhere()
+    if viewer is not None:
+        here.add(viewer)
+    # Someone online who is not among the members read may have just joined: the members
+    # are read again (at most once a second), so a new member shows within a second.
+    members = await presence.members_of(room, here | anywhere)
+    online = (here | anywhere) & members
+    online_ids = sorted(online)[:list_max]
+    offline_ids = sorted(members - online)[: max(0, list_max - len(online_ids))]
+    return RoomPresence(
+        room,
+        len(members),
+        online,
+        await _users(online_ids),
+        visitors=len(here - members),
+        offline=await _users(offline_ids),
+    )
+
+
+async def _users(ids: list[str]) -> list[User]:
+    if not ids:
+        return []
+    wanted = [PydanticObjectId(i) for i in ids]
+    return await User.find({"_id": {"$in": wanted}}).sort(User.username_key).to_list()
 
 
 async def presence_of_room(presence: Presence, list_max: int, room_id: str) -> RoomPresence:

@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotAllowed, NotFound
-from tac.chat.text import one_line
+from tac.chat.text import one_line, within
 from tac.events import left
 from tac.models import Membership, Room, User
 
@@ -18,8 +18,29 @@ GENERAL = "general"
 
 
 def slugify(title: str) -> str:
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+    """A room's name in its URL, lower case, words joined by dashes: spelled in ASCII when
+    every letter and digit of the title can be ("Café & Crème" is cafe-creme), else in the
+    title's own script ("日本語チーム" stays, "Straße" is strasse). Empty when the title
+    has no letter or digit in any script."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", title) if not _mark(c))
+    if all(c.isascii() for c in bare if _word(c)):
+        words = re.sub(r"[^a-z0-9]+", " ", bare.lower())
+    else:
+        text = unicodedata.normalize("NFKC", title).casefold()
+        words = "".join(c if _word(c) or _mark(c) else " " for c in text)
+    return "-".join(words.split())[:SLUG_MAX_CHARS].strip("-")
+
+
+SLUG_MAX_CHARS = 60
+
+
+def _word(char: str) -> bool:
+    """A letter or a digit, of any script."""
+    return unicodedata.category(char)[0] in "LN"
+
+
+def _mark(char: str) -> bool:
+    return unicodedata.category(char)[0] == "M"
 
 
 async def ensure_general() -> Room:
@@ -38,18 +59,18 @@ async def create_room(chat: Chat, creator: User, title: str, topic: str = "") ->
     s = chat.settings
     title = one_line(title, "title")
     topic = one_line(topic, "topic")
-    if not 1 <= len(title) <= s.room_title_max_chars:
+    if not title or not within(title, s.room_title_max_chars):
         raise Invalid(f"Title must be 1 to {s.room_title_max_chars} characters.", field="title")
-    if len(topic) > s.room_topic_max_chars:
+    if not within(topic, s.room_topic_max_chars):
         raise Invalid(f"Topic may have at most {s.room_topic_max_chars} characters.", field="topic")
     slug = slugify(title)
     if not slug:
-        raise Invalid("Title needs at least one letter or digit.", field="title")
+        raise Invalid("Title needs at least one letter or digit (of any script).", field="title")
     try:
         room = await Room(slug=slug, title=title, topic=topic, created_by=creator.id).insert()
     except DuplicateKeyError:
         raise Conflict(f"A room named '{slug}' already exists.", field="title") from None
-    await join_room(creator, room)
+    await join_room(creator, room, chat)
     return room
 
 
@@ -74,16 +95,21 @@ async def list_rooms() -> list[Room]:
     return await Room.find_all().sort(Room.slug).to_list()
 
 
-async def join_room(user: User, room: Room) -> Membership:
+async def join_room(user: User, room: Room, chat: Chat | None = None) -> Membership:
+    """The user's membership of the room, made if need be; with `chat`, the room's member
+    list shows the newcomer at once, on every instance."""
     existing = await membership_of(user, room)
     if existing is not None:
         return existing
     try:
-        return await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
+        joined = await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
     except DuplicateKeyError:  # joined from another tab at the same moment
         found = await membership_of(user, room)
         assert found is not None
         return found
+    if chat is not None:
+        await chat.presence.joined(str(room.id), str(user.id))
+    return joined
 
 
 async def leave_room(chat: Chat, user: User, room: Room) -> None:

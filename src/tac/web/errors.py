@@ -14,10 +14,13 @@ from quart import (
     render_template,
     request,
 )
+from quart.wrappers import Request
 from quart_schema import RequestSchemaValidationError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
+from tac.chat import rooms
 from tac.chat.errors import ChatError, RateLimited, Unauthenticated
+from tac.models import Room
 
 STATUS = {
     "invalid": 422,
@@ -41,13 +44,37 @@ async def error_response(status: int, code: str, message: str) -> Response:
     elif request.headers.get("HX-Request"):
         response = Response(await render_template("partials/error.html", message=message))
     else:
-        page = await render_template("pages/error.html", status=status, message=message)
+        page = await render_template(
+            "pages/error.html", status=status, message=message, my_rooms=await sidebar_rooms()
+        )
         response = Response(page)
     response.status_code = status
     return response
 
 
+async def sidebar_rooms() -> list[Room]:
+    """The signed-in reader's rooms, so an error page keeps the sidebar (none when the
+    database is what failed)."""
+    from tac.web.auth import current_user  # auth maps its errors with this module's STATUS
+
+    try:
+        user = await current_user()
+        return [] if user is None else await rooms.rooms_of(user)
+    except Exception:
+        return []
+
+
+class TacRequest(Request):
+    """Quart's request, saying what is wrong with a body that is not JSON (Quart's own 400
+    says "The browser (or proxy) sent a request that this server could not understand")."""
+
+    def on_json_loading_failed(self, error: Exception) -> None:
+        raise BadRequest(f"The request body is invalid JSON: {error}.")
+
+
 def init_app(app: Quart) -> None:
+    app.request_class = TacRequest
+
     @app.errorhandler(ChatError)
     async def chat_error(error: ChatError) -> ResponseReturnValue:
         status = STATUS.get(error.code, 400)

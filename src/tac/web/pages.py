@@ -43,7 +43,9 @@ async def render_room(
         messages=page,
         first_seq=first_seq,
         last_seq=held,
-        presence=await room_presence(chat().presence, room, settings().presence_list_max),
+        presence=await room_presence(
+            chat().presence, room, settings().presence_list_max, viewer=str(user.id)
+        ),
         is_member=await rooms.membership_of(user, room) is not None,
         my_rooms=await rooms.rooms_of(user),
         error=error,
@@ -74,7 +76,7 @@ async def post_message(slug: str) -> ResponseReturnValue:
 @bp.post("/rooms/<slug>/join")
 @login_required
 async def join(slug: str) -> ResponseReturnValue:
-    await rooms.join_room(await me(), await rooms.room_by_slug(slug))
+    await rooms.join_room(await me(), await rooms.room_by_slug(slug), chat())
     return redirect(url_for("pages.room", slug=slug))
 
 

@@ -53,7 +53,7 @@ async def join_room(slug: str) -> RoomOut:
     """Join a room (joining twice is fine)."""
     user = await api_user()
     room = await rooms.room_by_slug(slug)
-    await rooms.join_room(user, room)
+    await rooms.join_room(user, room, chat())
     return RoomOut.of(room, joined=True)
 
 
@@ -76,5 +76,6 @@ async def room_members(slug: str) -> MemberList:
     user = await api_user()
     room = await rooms.room_by_slug(slug)
     in_room = await rooms.members(user, room)
-    online = await chat().presence.online(str(room.id))
+    presence = chat().presence
+    online = await presence.online(str(room.id)) | await presence.online_anywhere()
     return MemberList(members=[MemberOut.of_member(u, online=str(u.id) in online) for u in in_room])
