@@ -160,6 +160,7 @@ def make_chat(settings: Settings, bus: Bus) -> Chat:
         settings.presence_ttl_seconds,
         settings.presence_heartbeat_seconds,
         settings.presence_members_fresh_seconds,
+        min(settings.presence_online_fresh_seconds, settings.presence_debounce_seconds / 2),
     )
     return Chat(
         settings=settings,

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     often, the debounce growing in proportion (0: never)."""
     presence_list_max: int = 100
     """At most this many online people are listed by name beside a room."""
+    presence_online_fresh_seconds: float = Field(default=0.25, ge=0)
+    """Who is online anywhere (everyone's marks) is read at most this often per instance;
+    at most half of TAC_PRESENCE_DEBOUNCE_SECONDS, so an update pushed after a change
+    always reads marks newer than the change."""
     presence_members_fresh_seconds: float = 5.0
     """A room's member list, which presence needs on every update, is read again after this
     long (or after a second when someone online is not in it)."""

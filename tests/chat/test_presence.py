@@ -154,3 +154,15 @@ async def test_the_first_paint_counts_the_reader_online(person_factory: Any) -> 
     page = (await newcomer.http.get("/rooms/general")).text
     assert await user_id(newcomer) in online_ids(page)
     assert '<span class="online-count">0 online' not in page
+
+
+async def test_pushes_share_a_recent_read_of_who_is_online_pages_read_afresh() -> None:
+    """A wave of arrivals in many rooms reads everyone's marks once per window, not once
+    per room update; a page or an API answer never takes the shared read."""
+    presence = Presence(LocalPresenceStore(), LocalBus(), "i", 30, 10, online_fresh_seconds=60)
+    await presence.arrive("room-a", "ann")
+    assert await presence.online_anywhere(shared=True) == {"ann"}
+    await presence.arrive("room-b", "bob")
+    assert await presence.online_anywhere(shared=True) == {"ann"}  # the shared read
+    assert await presence.online_anywhere() == {"ann", "bob"}  # afresh
+    assert await presence.online_anywhere(shared=True) == {"ann", "bob"}  # and shared again

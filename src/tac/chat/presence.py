@@ -42,6 +42,7 @@ class Presence:
         ttl: float,
         heartbeat: float,
         members_fresh_seconds: float = 5.0,
+        online_fresh_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -49,6 +50,8 @@ class Presence:
         self.ttl = ttl
         self.heartbeat = heartbeat
         self.members_fresh_seconds = members_fresh_seconds
+        self.online_fresh_seconds = online_fresh_seconds
+        self._anywhere: tuple[float, frozenset[str]] | None = None
         self._local: Counter[tuple[str, str]] = Counter()
         self._users: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
@@ -97,9 +100,18 @@ class Presence:
         marks = await self.store.members(room, time.time())
         return {m.split("/", 1)[0] for m in marks}
 
-    async def online_anywhere(self) -> set[str]:
-        """The ids of the users connected anywhere."""
-        return await self.online(ONLINE)
+    async def online_anywhere(self, shared: bool = False) -> set[str]:
+        """The ids of the users connected anywhere. `shared` (the hub's pushes): a read at
+        most online_fresh_seconds old will do. The set holds everyone online, and a wave of
+        arrivals asks for it once per room update (N arrivals in R rooms: R x N reads of N
+        marks); a page or an API answer reads it afresh."""
+        now = time.monotonic()
+        cached = self._anywhere
+        if shared and cached is not None and now - cached[0] < self.online_fresh_seconds:
+            return set(cached[1])
+        found = await self.online(ONLINE)
+        self._anywhere = (now, frozenset(found))
+        return found
 
     async def arrive(self, room: str, user: str) -> None:
         """Best effort: with the store away, the next heartbeat marks the user again.
@@ -219,17 +231,24 @@ class RoomPresence:
 
 
 async def room_presence(
-    presence: Presence, room: Room, list_max: int, viewer: str | None = None
+    presence: Presence,
+    room: Room,
+    list_max: int,
+    viewer: str | None = None,
+    *,
+    shared: bool = False,
 ) -> RoomPresence:
     """Who of the room's members is online, online ones listed first. `viewer`, who is
-    reading the page being rendered, counts as here: their socket is not open yet."""
+    reading the page being rendered, counts as here: their socket is not open yet.
+    `shared`: for a push, which may share a recent read of who is online anywhere."""
     here = await presence.online(str(room.id))
-    anywhere = await presence.online_anywhere()
+    anywhere = await presence.online_anywhere(shared)
     if viewer is not None:
         here.add(viewer)
-    # Someone online who is not among the members read may have just joined: the members
-    # are read again (at most once a second), so a new member shows within a second.
-    members = await presence.members_of(room, here | anywhere)
+    # Someone with the room open who is not among the members read may have just joined:
+    # the members are read again (at most once a second), so a new member shows within a
+    # second. Only those here: everyone online elsewhere would make every room a stranger's.
+    members = await presence.members_of(room, here)
     online = (here | anywhere) & members
     online_ids = sorted(online)[:list_max]
     offline_ids = sorted(members - online)[: max(0, list_max - len(online_ids))]
@@ -255,4 +274,4 @@ async def presence_of_room(presence: Presence, list_max: int, room_id: str) -> R
     room = await Room.get(PydanticObjectId(room_id))
     if room is None:
         raise LookupError(f"no room {room_id}")
-    return await room_presence(presence, room, list_max)
+    return await room_presence(presence, room, list_max, shared=True)
