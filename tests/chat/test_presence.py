@@ -166,3 +166,22 @@ async def test_pushes_share_a_recent_read_of_who_is_online_pages_read_afresh() -
     assert await presence.online_anywhere(shared=True) == {"ann"}  # the shared read
     assert await presence.online_anywhere() == {"ann", "bob"}  # afresh
     assert await presence.online_anywhere(shared=True) == {"ann", "bob"}  # and shared again
+
+
+async def test_pushes_at_once_share_one_read_on_its_way() -> None:
+    import asyncio
+
+    class Counting(LocalPresenceStore):
+        reads = 0
+
+        async def members(self, room: str, now: float) -> set[str]:
+            self.reads += 1
+            await asyncio.sleep(0.01)
+            return await super().members(room, now)
+
+    store = Counting()
+    presence = Presence(store, LocalBus(), "i", 30, 10, online_fresh_seconds=60)
+    await presence.arrive("room-a", "ann")
+    found = await asyncio.gather(*(presence.online_anywhere(shared=True) for _ in range(50)))
+    assert all(f == {"ann"} for f in found)
+    assert store.reads == 1

@@ -29,6 +29,8 @@ from tac.stores.presence import PresenceStore
 
 log = logging.getLogger(__name__)
 
+USERS_KEPT = 10_000
+"""Users whose last read `Presence.users` keeps (beyond it, it forgets them all)."""
 ONLINE = "@online"
 """The marks of everyone connected anywhere (not a room id: those are ObjectIds)."""
 
@@ -52,11 +54,16 @@ class Presence:
         self.members_fresh_seconds = members_fresh_seconds
         self.online_fresh_seconds = online_fresh_seconds
         self._anywhere: tuple[float, frozenset[str]] | None = None
+        self._reading_anywhere: asyncio.Future[frozenset[str]] | None = None
+        """The read of @online on its way: shared pushes wait for it, not read again."""
         self._local: Counter[tuple[str, str]] = Counter()
         self._users: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._members: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}
         """Per room: when its members were read, they, and who was online but not a member."""
+        self._users_read: dict[str, tuple[float, User]] = {}
+        self._rooms: dict[str, Room] = {}
+        """Users listed lately, by id: when read, and the user."""
 
     async def members_of(self, room: Room, online: set[str] | None = None) -> frozenset[str]:
         """The ids of the room's members, read at most once per members_fresh_seconds;
@@ -86,6 +93,38 @@ class Presence:
         self._members[key] = (now, members, known)
         return members
 
+    async def users(self, ids: list[str], shared: bool = False) -> list[User]:
+        """These users, by username. `shared` (the hub's pushes): a user read less than
+        members_fresh_seconds ago will do (a name change shows within that), so a wave of
+        updates in many rooms does not read the same people again and again."""
+        if not ids:
+            return []
+        now = time.monotonic()
+        fresh = self.members_fresh_seconds if shared else 0.0
+        missing = [
+            i for i in ids if i not in self._users_read or now - self._users_read[i][0] >= fresh
+        ]
+        if missing and len(self._users_read) + len(missing) > USERS_KEPT:
+            self._users_read.clear()  # rare: start again rather than sort out the oldest
+            missing = list(ids)
+        if missing:
+            wanted = [PydanticObjectId(i) for i in missing]
+            for user in await User.find({"_id": {"$in": wanted}}).to_list():
+                self._users_read[str(user.id)] = (now, user)
+        found = [self._users_read[i][1] for i in ids if i in self._users_read]
+        return sorted(found, key=lambda u: u.username_key)
+
+    async def room(self, room_id: str) -> Room:
+        """The room with this id, read once per instance: a push needs only its id, and
+        rooms are not deleted."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = await Room.get(PydanticObjectId(room_id))
+            if room is None:
+                raise LookupError(f"no room {room_id}")
+            self._rooms[room_id] = room
+        return room
+
     async def joined(self, room: str, user: str) -> None:
         """A user joined `room`: its members are read again here, and every instance
         shows the new member."""
@@ -109,9 +148,25 @@ class Presence:
         cached = self._anywhere
         if shared and cached is not None and now - cached[0] < self.online_fresh_seconds:
             return set(cached[1])
-        found = await self.online(ONLINE)
-        self._anywhere = (now, frozenset(found))
-        return found
+        if shared and self._reading_anywhere is not None:
+            return set(await asyncio.shield(self._reading_anywhere))
+        reading = self._reading_anywhere = asyncio.get_running_loop().create_future()
+        try:
+            found = await self.online(ONLINE)
+        except BaseException as e:
+            if isinstance(e, Exception):
+                reading.set_exception(e)
+                reading.exception()  # retrieved: the sharers may all be gone
+            else:
+                reading.cancel()
+            raise
+        else:
+            self._anywhere = (now, frozenset(found))
+            reading.set_result(self._anywhere[1])
+            return found
+        finally:
+            if self._reading_anywhere is reading:
+                self._reading_anywhere = None
 
     async def arrive(self, room: str, user: str) -> None:
         """Best effort: with the store away, the next heartbeat marks the user again.
@@ -256,22 +311,13 @@ async def room_presence(
         room,
         len(members),
         online,
-        await _users(online_ids),
+        await presence.users(online_ids, shared),
         visitors=len(here - members),
-        offline=await _users(offline_ids),
+        offline=await presence.users(offline_ids, shared),
     )
-
-
-async def _users(ids: list[str]) -> list[User]:
-    if not ids:
-        return []
-    wanted = [PydanticObjectId(i) for i in ids]
-    return await User.find({"_id": {"$in": wanted}}).sort(User.username_key).to_list()
 
 
 async def presence_of_room(presence: Presence, list_max: int, room_id: str) -> RoomPresence:
     """`room_presence` of the room with this id: what the hub pushes when presence changes."""
-    room = await Room.get(PydanticObjectId(room_id))
-    if room is None:
-        raise LookupError(f"no room {room_id}")
+    room = await presence.room(room_id)
     return await room_presence(presence, room, list_max, shared=True)
