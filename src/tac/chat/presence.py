@@ -68,7 +68,7 @@ class Presence:
     async def members_of(self, room: Room, online: set[str] | None = None) -> frozenset[str]:
         """The ids of the room's members, read at most once per members_fresh_seconds;
         at once when someone online is not among them and was not at the last read (they
-        may have just joined), and once a second while such strangers stay.
+        may have just joined). Visitors, strangers at every read, change nothing.
 
         Presence is recomputed on every wave of arrivals; asking the database which of N
         online people are members (`user $in [...]`) took the embedded server 23 s for
@@ -80,8 +80,9 @@ class Presence:
         if cached is not None:
             read_at, members, known = cached
             strangers = frozenset(online - members) if online is not None else frozenset()
-            fresh = 1.0 if strangers else self.members_fresh_seconds
-            if now - read_at < fresh and strangers <= known:
+            # A stranger seen at the last read (a visitor) waits for the usual freshness;
+            # a new one may have just joined: read again at once.
+            if strangers <= known and now - read_at < self.members_fresh_seconds:
                 return members
         found = (
             await Membership.get_pymongo_collection()
