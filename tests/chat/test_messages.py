@@ -68,6 +68,20 @@ async def test_history_pages_are_exact_ordered_and_reach_seq_1(person_factory: A
     assert "hx-get" not in fragment.text
 
 
+async def test_history_ends_at_the_real_start_across_a_range_of_failed_posts(
+    person_factory: Any,
+) -> None:
+    """Seqs 1-2 were taken by posts that failed: the page before seq 3 is empty, and it is
+    the start, not a trigger asking for the same empty page again and again."""
+    reader: Person = await person_factory()
+    room = await room_with_messages(5)
+    await messages_collection().delete_many({"room": room.id, "seq": {"$lt": 3}})
+    fragment = await reader.http.get(f"/rooms/{room.slug}/history", params={"before": 3})
+    assert fragment.status_code == 200
+    assert "This is the start of" in fragment.text
+    assert "hx-get" not in fragment.text
+
+
 async def test_history_before_reads_a_seq_range() -> None:
     room = await room_with_messages(75)
     page = await messages.history_before(room, 51, 50)
