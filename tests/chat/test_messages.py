@@ -52,7 +52,7 @@ async def test_history_pages_are_exact_ordered_and_reach_seq_1(person_factory: A
     first = await reader.http.get(f"/rooms/{room.slug}")
     page_seqs = [int(s) for s in ARTICLE_SEQ.findall(first.text)]
     assert page_seqs == list(range(71, 121))
-    assert "before=71" in first.text and 'hx-trigger="revealed"' in first.text
+    assert "before=71" in first.text and 'hx-trigger="intersect once"' in first.text
 
     pages = []
     before = 71

@@ -1,0 +1,280 @@
+"""The room page in real Chromium as a person uses it: on a phone, scrolled up in a long
+history, through a dropped connection, and at the composer (issue 13, items 1-4 and 9)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from beanie import init_beanie
+from playwright.async_api import Browser, Page, expect
+from quart import Quart
+
+from tac.app import create_app
+from tac.embedded import free_port
+from tac.models import DOCUMENTS
+from tac.settings import Settings
+from tests.browser import needs_chromium, sign_up
+from tests.conftest import start_server, unique
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+
+async def send(page: Page, text: str) -> None:
+    await page.fill("#composer-body", text)
+    await page.press("#composer-body", "Enter")
+
+
+async def in_room(base_url: str, count: int, people: dict[str, Page]) -> str:
+    """A room of `count` stored messages ("message 1" ...), joined by each person (by the
+    display name they signed up with, the latest of that name) and open on their page."""
+    from tac.chat.rooms import join_room
+    from tac.models import Room, User
+    from tests.chat.test_messages import room_with_messages
+
+    room = await room_with_messages(count)
+    for name in people:
+        user = await User.find_one(User.display_name == name, sort=[("_id", -1)])
+        assert user is not None
+        await join_room(user, await Room.get(room.id))  # type: ignore[arg-type]
+    for page in people.values():
+        await page.goto(f"{base_url}/rooms/{room.slug}")
+    return room.slug
+
+
+async def overflow(page: Page) -> int:
+    """How far the page reaches past the screen's right edge (sideways scrolling)."""
+    return int(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+async def in_view(page: Page, selector: str) -> bool:
+    """Whether the element is inside the visible part of the message list."""
+    return bool(
+        await page.evaluate(
+            """sel => {
+                const el = document.querySelector(sel), list = document.getElementById("messages");
+                if (!el) return false;
+                const a = el.getBoundingClientRect(), b = list.getBoundingClientRect();
+                return a.bottom > b.top && a.top < b.bottom;
+            }""",
+            selector,
+        )
+    )
+
+
+@pytest.mark.parametrize(("width", "height", "name"), [(390, 844, "phone"), (768, 1024, "tablet")])
+async def test_a_phone_or_tablet_shows_the_room_without_sideways_scrolling(
+    browser: Browser, base_url: str, repo_root: Path, app: Any, width: int, height: int, name: str
+) -> None:
+    person = {"phone": "Mina", "tablet": "Theo"}[name]
+    page = await sign_up(browser, base_url, person)
+    await page.set_viewport_size({"width": width, "height": height})
+    lunch = f"Lunch at noon? The new place on the corner opens today ({name})"
+    await send(page, lunch)
+    await expect(page.locator("#messages article", has_text=lunch)).to_be_visible()
+
+    assert await overflow(page) <= 0
+    box = await page.locator("#messages").bounding_box()
+    assert box is not None and box["width"] >= (width - 40 if width < 640 else width - 300)
+    composer = await page.locator("#composer-body").bounding_box()
+    assert composer is not None
+    assert composer["y"] > 0 and composer["y"] + composer["height"] <= height
+    # The member list is a drawer: closed, it covers nothing; its button opens it.
+    await expect(page.locator("#members")).to_be_hidden()
+    await page.click(".members-toggle")
+    await expect(page.locator("#members")).to_be_visible()
+    await expect(page.locator("#members li.online", has_text=person)).to_be_visible()
+    assert await overflow(page) <= 0
+    await page.screenshot(path=str(repo_root / "docs" / f"room-{name}-members.png"))
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#members")).to_be_hidden()
+    if width < 640:  # the rooms are a drawer too
+        await expect(page.locator(".sidebar")).to_be_hidden()
+        await page.click(".rooms-toggle")
+        await expect(page.locator(".sidebar a", has_text="#general")).to_be_visible()
+        await page.mouse.click(width - 10, height // 2)  # outside the drawer
+        await expect(page.locator(".sidebar")).to_be_hidden()
+    # The composer is usable: a second message goes out and shows, still no sideways scroll.
+    reply = f"Count me in, see you there ({name})"
+    await send(page, reply)
+    await expect(page.locator("#messages article", has_text=reply)).to_be_visible()
+    assert await overflow(page) <= 0
+    await page.screenshot(path=str(repo_root / "docs" / f"room-{name}.png"))
+
+
+async def test_scrolling_up_loads_one_page_per_scroll_and_keeps_the_place(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    page = await sign_up(browser, base_url, "Reader")
+    await in_room(base_url, 300, {"Reader": page})
+    articles = page.locator("#messages article")
+    await expect(articles).to_have_count(50)  # 251-300, opened at the newest
+    assert await in_view(page, '[data-seq="300"]')
+
+    for loaded, top in ((100, 251), (150, 201)):
+        await page.evaluate("document.getElementById('messages').scrollTop = 0")
+        await expect(articles).to_have_count(loaded)
+        await asyncio.sleep(1.0)  # a cascade would go on loading meanwhile
+        await expect(articles).to_have_count(loaded)
+        assert await in_view(page, f'[data-seq="{top}"]'), f"message {top} left the view"
+        assert not await in_view(page, f'[data-seq="{top - 50}"]')
+    await expect(page.locator(".history-start")).to_have_count(0)
+    await expect(page.locator(".history-trigger")).to_have_count(1)
+
+
+async def test_the_header_and_members_stay_put_and_new_messages_are_counted(
+    browser: Browser, base_url: str, repo_root: Path, app: Any
+) -> None:
+    ada = await sign_up(browser, base_url, "Ada")
+    grace = await sign_up(browser, base_url, "Grace")
+    await in_room(base_url, 60, {"Ada": ada, "Grace": grace})
+    await expect(ada.locator("#members li.online")).to_have_count(2)
+
+    head = await ada.locator(".room-head").bounding_box()
+    members = await ada.locator("#members").bounding_box()
+    await ada.evaluate("document.getElementById('messages').scrollTop = 300")
+    await ada.mouse.wheel(0, -200)
+    assert await ada.evaluate("window.scrollY") == 0  # only the message list scrolls
+    assert await ada.locator(".room-head").bounding_box() == head
+    assert await ada.locator("#members").bounding_box() == members
+    await expect(ada.locator("#jump-newest")).to_be_hidden()
+
+    for text in ("Did the deploy go out?", "Yes, at 14:05."):
+        await send(grace, text)
+    await expect(ada.locator("#messages article", has_text="at 14:05")).to_have_count(1)
+    jump = ada.locator("#jump-newest")
+    await expect(jump).to_have_text("↓ 2 new messages")
+    assert not await in_view(ada, "#messages article:last-of-type")  # the place is kept
+    await ada.screenshot(path=str(repo_root / "docs" / "room-desktop-jump.png"))
+    await jump.click()
+    await expect(jump).to_be_hidden()
+    assert await in_view(ada, "#messages article:last-of-type")
+    # At the bottom, the reader follows new messages with no button.
+    await send(grace, "Great, thanks")
+    await expect(ada.locator("#messages article", has_text="Great, thanks")).to_be_visible()
+    await expect(jump).to_be_hidden()
+    assert await in_view(ada, "#messages article:last-of-type")
+
+
+@pytest.fixture
+async def own_server(settings: Settings, app: Quart) -> AsyncIterator[Any]:
+    """A server of the test's own, which the test may stop and start again on one port."""
+    mine = settings.model_copy(update={"port": free_port(), "unix_socket": None})
+    running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    class Server:
+        url = f"http://{mine.host}:{mine.port}"
+
+        async def start(self) -> None:
+            running.append(await start_server(create_app(mine), mine))
+
+        async def stop(self) -> None:
+            stop, task = running.pop()
+            stop.set()
+            await asyncio.wait_for(task, 15)
+
+    server = Server()
+    await server.start()
+    yield server
+    while running:
+        await server.stop()
+    # Beanie's documents are bound to the last app started, whose client is now closed:
+    # bind them to the session app's again, for the tests that follow.
+    session_db = app.extensions["tac"].mongo[settings.mongo_db]
+    await init_beanie(database=session_db, document_models=DOCUMENTS)
+
+
+async def test_a_server_restart_shows_reconnecting_and_a_post_typed_meanwhile_is_sent_once(
+    browser: Browser, own_server: Any, repo_root: Path
+) -> None:
+    page = await sign_up(browser, own_server.url, "Restarter")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    status = page.locator("#conn-status")
+    await send(page, "before the restart")
+    await expect(page.locator("#messages article", has_text="before the restart")).to_be_visible()
+
+    await own_server.stop()  # its sockets are closed with 1012
+    await expect(status).to_have_text("Reconnecting…")
+    text = f"typed while away {unique('m')}"
+    await send(page, text)
+    pending = page.locator("#messages .msg.pending", has_text=text)
+    await expect(pending).to_contain_text("Pending")
+    await expect(page.locator("#composer-body")).to_have_value("")
+    await page.screenshot(path=str(repo_root / "docs" / "room-phone-reconnecting.png"))
+    await asyncio.sleep(4)  # the page has failed to reconnect a few times by now
+
+    await own_server.start()
+    back = time.monotonic()
+    await expect(status).to_have_text("Connected", timeout=5000)
+    took = time.monotonic() - back
+    assert took <= 2.0, f"reconnected {took:.1f} s after the server was back"
+    sent = page.locator("#messages article[data-seq]", has_text=text)
+    await expect(sent).to_have_count(1)
+    await expect(page.locator("#messages .msg.pending")).to_have_count(0)
+    await page.reload()  # stored once
+    await expect(page.locator("#messages article", has_text=text)).to_have_count(1)
+    await expect(status).to_be_hidden()
+
+
+async def test_the_page_reconnects_at_once_when_the_network_returns(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    page = await sign_up(browser, base_url, "Roamer")
+    status = page.locator("#conn-status")
+    await send(page, f"on the train {unique('m')}")
+    await expect(page.locator("#messages article", has_text="on the train")).to_be_visible()
+    # Back off far longer than the test waits: only the `online` event can bring it back.
+    await page.evaluate("document.querySelector('[data-reconnect-max]').dataset.reconnectMax = 60")
+
+    await page.context.set_offline(True)
+    await expect(status).to_have_text("Reconnecting…")
+    text = f"in the tunnel {unique('m')}"
+    await send(page, text)
+    await expect(page.locator("#messages .msg.pending", has_text=text)).to_be_visible()
+    await asyncio.sleep(4)
+    await page.context.set_offline(False)
+    back = time.monotonic()
+    await expect(status).to_have_text("Connected", timeout=10_000)
+    took = time.monotonic() - back
+    assert took <= 2.0, f"reconnected {took:.1f} s after the network was back"
+    await expect(page.locator("#messages article[data-seq]", has_text=text)).to_have_count(1)
+    await expect(page.locator("#messages .msg.pending")).to_have_count(0)
+
+
+async def test_the_composer_counts_near_the_limit_and_ctrl_k_switches_rooms(
+    browser: Browser, base_url: str, repo_root: Path, app: Any
+) -> None:
+    page = await sign_up(browser, base_url, "Writer")
+    assert await page.evaluate("document.activeElement.id") == "composer-body"
+    slug = await in_room(base_url, 3, {"Writer": page})
+    assert await page.evaluate("document.activeElement.id") == "composer-body"
+
+    counter = page.locator("#composer-count")
+    await page.fill("#composer-body", "a" * 3000)
+    await expect(counter).to_be_hidden()
+    await page.fill("#composer-body", "a" * 3700)
+    await expect(counter).to_have_text("3700 / 4000")
+    pasted = "b" * 4010  # a paste over the limit is kept whole, and the counter says so
+    await page.fill("#composer-body", pasted)
+    await expect(page.locator("#composer-body")).to_have_value(pasted)
+    await expect(counter).to_have_text("10 characters over the limit of 4000: shorten it to send")
+    await page.fill("#composer-body", "")
+    await expect(counter).to_be_hidden()
+
+    await page.keyboard.press("Control+k")
+    switcher = page.locator("#room-switcher")
+    await expect(switcher).to_be_visible()
+    await expect(switcher.locator("a")).to_have_count(2)  # #general and this room
+    await page.keyboard.type("gene")
+    await expect(switcher.locator("a")).to_have_text(["#general"])
+    await page.screenshot(path=str(repo_root / "docs" / "room-switcher.png"))
+    await page.keyboard.press("Enter")
+    await expect(page.locator("h1")).to_contain_text("#general")
+    await page.keyboard.press("Control+k")
+    await page.keyboard.type(slug[-6:])
+    await page.keyboard.press("Enter")
+    await expect(page.locator("h1")).to_contain_text(f"#{slug}")
