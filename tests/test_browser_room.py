@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ from playwright.async_api import Browser, Page, expect
 from quart import Quart
 
 from tac.app import create_app
+from tac.chat.rooms import join_room, slugify
 from tac.embedded import free_port
-from tac.models import DOCUMENTS
+from tac.models import DOCUMENTS, Message, Room, User, messages_collection
 from tac.settings import Settings
 from tests.browser import needs_chromium, sign_up
+from tests.chat.test_messages import room_with_messages
 from tests.conftest import start_server, unique
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -29,14 +32,53 @@ async def send(page: Page, text: str) -> None:
     await page.press("#composer-body", "Enter")
 
 
-async def in_room(base_url: str, count: int, people: dict[str, Page]) -> str:
-    """A room of `count` stored messages ("message 1" ...), joined by each person (by the
-    display name they signed up with, the latest of that name) and open on their page."""
-    from tac.chat.rooms import join_room
-    from tac.models import Room, User
-    from tests.chat.test_messages import room_with_messages
+CONVERSATION = [
+    ("Ada", "Morning! Is the release branch cut yet?"),
+    ("Grace", "Cutting it now. Two PRs are still in review: the export fix and the login page."),
+    ("Linus", "The export fix is approved, merging it in a minute."),
+    ("Ada", "Great, I'll update the changelog once it's in."),
+    ("Grace", "The login page needs one more look: its error message overflows on small screens."),
+    ("Linus", "I can take that after lunch."),
+    ("Ada", "Thanks! Let's aim to tag 2.4 at 3 pm."),
+]
 
-    room = await room_with_messages(count)
+
+async def conversation_room() -> Room:
+    """A room where three people have been talking over the last half hour."""
+    room = await Room(
+        slug=slugify(unique("release")), title="Release 2.4", topic="Shipping 2.4 this week"
+    ).insert()
+    authors = {}
+    for name in {name for name, _ in CONVERSATION}:
+        username = unique(name.lower())
+        authors[name] = await User(
+            username=username, username_key=username, display_name=name, password_hash="-"
+        ).insert()
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    assert room.id is not None
+    await messages_collection().insert_many(
+        [
+            Message(
+                room=room.id,
+                seq=seq,
+                author=authors[name].id,  # type: ignore[arg-type]
+                author_name=name,
+                body=body,
+                created_at=start + timedelta(minutes=4 * seq),
+            ).to_bson()
+            for seq, (name, body) in enumerate(CONVERSATION, start=1)
+        ]
+    )
+    room.last_seq = len(CONVERSATION)
+    await room.save()
+    return room
+
+
+async def in_room(base_url: str, room: Room | int, people: dict[str, Page]) -> str:
+    """A room (or one of `room` stored messages, "message 1" ...), joined by each person (by
+    the display name they signed up with, the latest of that name), open on their page."""
+    if isinstance(room, int):
+        room = await room_with_messages(room)
     for name in people:
         user = await User.find_one(User.display_name == name, sort=[("_id", -1)])
         assert user is not None
@@ -73,9 +115,8 @@ async def test_a_phone_or_tablet_shows_the_room_without_sideways_scrolling(
     person = {"phone": "Mina", "tablet": "Theo"}[name]
     page = await sign_up(browser, base_url, person)
     await page.set_viewport_size({"width": width, "height": height})
-    lunch = f"Lunch at noon? The new place on the corner opens today ({name})"
-    await send(page, lunch)
-    await expect(page.locator("#messages article", has_text=lunch)).to_be_visible()
+    await in_room(base_url, await conversation_room(), {person: page})
+    await expect(page.locator("#messages article")).to_have_count(len(CONVERSATION))
 
     assert await overflow(page) <= 0
     box = await page.locator("#messages").bounding_box()
@@ -98,12 +139,36 @@ async def test_a_phone_or_tablet_shows_the_room_without_sideways_scrolling(
         await expect(page.locator(".sidebar a", has_text="#general")).to_be_visible()
         await page.mouse.click(width - 10, height // 2)  # outside the drawer
         await expect(page.locator(".sidebar")).to_be_hidden()
-    # The composer is usable: a second message goes out and shows, still no sideways scroll.
-    reply = f"Count me in, see you there ({name})"
+    # The composer is usable: a message goes out and shows, still no sideways scroll.
+    reply = "Sounds good, I'll be around to test the build."
     await send(page, reply)
     await expect(page.locator("#messages article", has_text=reply)).to_be_visible()
+    assert await in_view(page, "#messages article:last-of-type")
     assert await overflow(page) <= 0
     await page.screenshot(path=str(repo_root / "docs" / f"room-{name}.png"))
+    # An on-screen keyboard takes half the screen (Chrome resizes the page for it, as the
+    # viewport meta asks): the composer and the newest message stay in sight above it.
+    await page.focus("#composer-body")
+    await page.set_viewport_size({"width": width, "height": height // 2})
+    composer = await page.locator("#composer-body").bounding_box()
+    assert composer is not None and composer["y"] + composer["height"] <= height // 2
+    assert await in_view(page, "#messages article:last-of-type")
+    assert await overflow(page) <= 0
+
+
+async def test_a_desktop_shows_rooms_messages_and_members_side_by_side(
+    browser: Browser, base_url: str, repo_root: Path, app: Any
+) -> None:
+    page = await sign_up(browser, base_url, "Dana")
+    await in_room(base_url, await conversation_room(), {"Dana": page})
+    await send(page, "I'll run the smoke tests on staging before the tag.")
+    await expect(page.locator("#messages article")).to_have_count(len(CONVERSATION) + 1)
+    for side in (".sidebar", "#members", "#composer-body"):
+        await expect(page.locator(side)).to_be_visible()
+    for toggle in (".rooms-toggle", ".members-toggle"):
+        await expect(page.locator(toggle)).to_be_hidden()
+    assert await overflow(page) <= 0
+    await page.screenshot(path=str(repo_root / "docs" / "room-desktop.png"))
 
 
 async def test_scrolling_up_loads_one_page_per_scroll_and_keeps_the_place(
@@ -193,13 +258,14 @@ async def test_a_server_restart_shows_reconnecting_and_a_post_typed_meanwhile_is
 ) -> None:
     page = await sign_up(browser, own_server.url, "Restarter")
     await page.set_viewport_size({"width": 390, "height": 844})
+    await in_room(own_server.url, await conversation_room(), {"Restarter": page})
     status = page.locator("#conn-status")
     await send(page, "before the restart")
     await expect(page.locator("#messages article", has_text="before the restart")).to_be_visible()
 
     await own_server.stop()  # its sockets are closed with 1012
     await expect(status).to_have_text("Reconnecting…")
-    text = f"typed while away {unique('m')}"
+    text = f"Typed while the server restarts ({unique('m')})"
     await send(page, text)
     pending = page.locator("#messages .msg.pending", has_text=text)
     await expect(pending).to_contain_text("Pending")

@@ -105,9 +105,17 @@
     if (list) toNewest(list);
   });
   // Scroll events do not bubble: listen in the capture phase, for whichever list is shown.
+  var atNewest = true;
   document.addEventListener("scroll", function (e) {
-    if (e.target.id === "messages" && unseen && nearBottom(e.target)) showJump(0);
+    if (e.target.id !== "messages") return;
+    atNewest = nearBottom(e.target);
+    if (unseen && atNewest) showJump(0);
   }, true);
+  // A phone's keyboard shrinks the list from below: a reader at the newest stays there.
+  window.addEventListener("resize", function () {
+    var list = messageList();
+    if (list && atNewest) list.scrollTop = list.scrollHeight;
+  });
 
   // Older messages arrive above what the reader is looking at: keep that message exactly
   // where it was, so the next page loads only when the reader scrolls up again.
@@ -335,6 +343,7 @@
   document.addEventListener("click", function (e) {
     var toggle = e.target.closest("[data-drawer]");
     if (toggle) {
+      e.preventDefault(); // without JavaScript, the rooms' button is a link to the directory
       var name = toggle.dataset.drawer;
       openDrawer(document.body.classList.contains("show-" + name) ? "" : name);
     } else if (!e.target.closest(".sidebar, .members") || e.target.closest(".sidebar a")) {
