@@ -311,6 +311,36 @@ async def test_the_page_reconnects_at_once_when_the_network_returns(
     await expect(page.locator("#messages .msg.pending")).to_have_count(0)
 
 
+async def test_coming_back_online_ends_the_wait_between_tries_without_a_second_reconnect(
+    browser: Browser, own_server: Any
+) -> None:
+    """The server restarts while the laptop is offline; the page has backed off by the time
+    both are back. The `online` event reconnects at once, and the try htmx had scheduled
+    is cancelled: it would otherwise replace the new socket a few seconds later."""
+    page = await sign_up(browser, own_server.url, "Commuter")
+    await expect(page.locator("#members li.online", has_text="Commuter")).to_be_visible()
+    await page.evaluate("document.querySelector('[data-reconnect-max]').dataset.reconnectMax = 60")
+    opened: list[float] = []
+    page.on("websocket", lambda _: opened.append(time.monotonic()))
+    status = page.locator("#conn-status")
+
+    await own_server.stop()
+    await expect(status).to_have_text("Reconnecting…")
+    await page.context.set_offline(True)
+    await asyncio.sleep(3)  # failed tries: the next one waits seconds now
+    await own_server.start()
+    await page.context.set_offline(False)
+    back = time.monotonic()
+    await expect(status).to_have_text("Connected", timeout=10_000)
+    took = time.monotonic() - back
+    assert took <= 2.0, f"reconnected {took:.1f} s after the network was back"
+    await expect(page.locator("#members li.online", has_text="Commuter")).to_be_visible()
+    since_back = [t for t in opened if t >= back]
+    await asyncio.sleep(8)  # longer than any try scheduled before
+    assert [t for t in opened if t >= back] == since_back == since_back[:1]
+    await expect(status).to_be_hidden()
+
+
 async def test_the_composer_counts_near_the_limit_and_ctrl_k_switches_rooms(
     browser: Browser, base_url: str, repo_root: Path, app: Any
 ) -> None:

@@ -435,7 +435,7 @@
     var dialog = switcher();
     dialog.querySelector("input").value = "";
     fillSwitcher(dialog);
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal();
   });
 
   // Deferred scripts run before htmx starts on DOMContentLoaded: open at the newest
