@@ -191,6 +191,28 @@ async def test_scrolling_up_loads_one_page_per_scroll_and_keeps_the_place(
     await expect(page.locator(".history-trigger")).to_have_count(1)
 
 
+async def test_a_history_page_that_failed_to_load_is_asked_for_again(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    page = await sign_up(browser, base_url, "Patient")
+    await in_room(base_url, 120, {"Patient": page})
+    articles = page.locator("#messages article")
+    await expect(articles).to_have_count(50)
+    failed: list[str] = []
+
+    async def fail_once(route: Any) -> None:
+        if failed:
+            await route.continue_()
+        else:
+            failed.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/history?*", fail_once)
+    await page.evaluate("document.getElementById('messages').scrollTop = 0")
+    await expect(articles).to_have_count(100)
+    assert len(failed) == 1
+
+
 async def test_the_header_and_members_stay_put_and_new_messages_are_counted(
     browser: Browser, base_url: str, repo_root: Path, app: Any
 ) -> None:

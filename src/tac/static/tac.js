@@ -141,6 +141,21 @@
     anchor = null;
   });
 
+  // A page of history that failed to load (the network, a restart) is asked for again when
+  // its trigger is next in view: a fresh copy of the trigger re-arms `intersect once`.
+  function rearmHistory(e) {
+    var trigger = e.detail.elt;
+    if (!trigger || !trigger.classList || !trigger.classList.contains("history-trigger")) return;
+    setTimeout(function () {
+      if (!trigger.isConnected) return;
+      var fresh = trigger.cloneNode(true);
+      trigger.replaceWith(fresh);
+      htmx.process(fresh);
+    }, 1000);
+  }
+  document.addEventListener("htmx:sendError", rearmHistory);
+  document.addEventListener("htmx:responseError", rearmHistory);
+
   // The socket's state, shown: "Reconnecting…" while it is away, "Connected" once back.
   var RECONNECTS = [1006, 1011, 1012, 1013]; // the codes htmx reconnects after
   var socket = null;
