@@ -323,6 +323,9 @@ async def test_the_page_reconnects_at_once_when_the_network_returns(
     text = f"in the tunnel {unique('m')}"
     await send(page, text)
     await expect(page.locator("#messages .msg.pending", has_text=text)).to_be_visible()
+    too_long = "z" * 4001  # the server will refuse this one: the page must say so
+    await send(page, too_long)
+    await expect(page.locator("#messages .msg.pending")).to_have_count(2)
     await asyncio.sleep(4)
     await page.context.set_offline(False)
     back = time.monotonic()
@@ -330,7 +333,12 @@ async def test_the_page_reconnects_at_once_when_the_network_returns(
     took = time.monotonic() - back
     assert took <= 2.0, f"reconnected {took:.1f} s after the network was back"
     await expect(page.locator("#messages article[data-seq]", has_text=text)).to_have_count(1)
-    await expect(page.locator("#messages .msg.pending")).to_have_count(0)
+    failed = page.locator("#messages .msg.pending.failed")
+    await expect(failed).to_have_count(1)
+    await expect(failed.locator(".state")).to_contain_text(
+        "Not sent: A message may have at most 4000 characters"
+    )
+    await expect(page.locator("#composer-body")).to_have_value(too_long)  # the draft is back
 
 
 async def test_coming_back_online_ends_the_wait_between_tries_without_a_second_reconnect(
