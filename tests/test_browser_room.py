@@ -137,6 +137,7 @@ async def test_a_phone_or_tablet_shows_the_room_without_sideways_scrolling(
         await expect(page.locator(".sidebar")).to_be_hidden()
         await page.click(".rooms-toggle")
         await expect(page.locator(".sidebar a", has_text="#general")).to_be_visible()
+        await page.screenshot(path=str(repo_root / "docs" / f"room-{name}-rooms.png"))
         await page.mouse.click(width - 10, height // 2)  # outside the drawer
         await expect(page.locator(".sidebar")).to_be_hidden()
     # The composer is usable: a message goes out and shows, still no sideways scroll.
