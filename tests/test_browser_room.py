@@ -23,6 +23,7 @@ from tac.settings import Settings
 from tests.browser import needs_chromium, sign_up
 from tests.chat.test_messages import room_with_messages
 from tests.conftest import start_server, unique
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -340,6 +341,25 @@ async def test_the_page_reconnects_at_once_when_the_network_returns(
         "Not sent: A message may have at most 4000 characters"
     )
     await expect(page.locator("#composer-body")).to_have_value(too_long)  # the draft is back
+
+
+async def test_an_online_event_while_connected_replaces_the_socket_once_and_quietly(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    """A phone moving from Wi-Fi to mobile data says `online` while its socket still looks
+    open (and may be dead): the page replaces it, once, without showing a drop."""
+    page = await sign_up(browser, base_url, "Switcher")
+    await expect(page.locator("#members li.online", has_text="Switcher")).to_be_visible()
+    opened: list[Any] = []
+    page.on("websocket", lambda socket: opened.append(socket))
+    await page.evaluate("window.dispatchEvent(new Event('online'))")
+    await wait_until(lambda: len(opened) == 1, 5, what="a new socket")
+    await asyncio.sleep(2)
+    assert len(opened) == 1
+    await expect(page.locator("#conn-status")).to_be_hidden()
+    text = f"still here {unique('m')}"
+    await send(page, text)
+    await expect(page.locator("#messages article[data-seq]", has_text=text)).to_have_count(1)
 
 
 async def test_coming_back_online_ends_the_wait_between_tries_without_a_second_reconnect(

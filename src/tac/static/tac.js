@@ -158,7 +158,13 @@
 
   // The socket's state, shown: "Reconnecting…" while it is away, "Connected" once back.
   var RECONNECTS = [1006, 1011, 1012, 1013]; // the codes htmx reconnects after
-  var socket = null;
+  var socket = null; // htmx's wrapper, the same across reconnects
+  var current = null; // the WebSocket it holds now
+  var createWebSocket = htmx.createWebSocket || function (url) { return new WebSocket(url, []); };
+  htmx.createWebSocket = function (url) {
+    current = createWebSocket(url);
+    return current;
+  };
   var state = "connecting";
   var wasAway = false;
   function showConnection(text, kind) {
@@ -180,7 +186,14 @@
   });
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail.event && e.detail.event.code;
-    if (code === 1005) return; // closed by this page (to replace it), not by the server
+    if (e.detail.event && e.detail.event.target !== current) {
+      // A socket this page replaced (on `online`) closing late, often as 1006 when the
+      // network under it was gone: it says nothing of the current one, and the try htmx
+      // has just scheduled for it would replace the current socket again.
+      cancelRetry();
+      return;
+    }
+    if (code === 1005) return; // closed by this page, not by the server
     state = "closed";
     if (RECONNECTS.indexOf(code) >= 0) {
       wasAway = true;
@@ -203,6 +216,10 @@
   // keeps no handle on it: note that timer, so the browser's `online` event can cancel the
   // wait and reconnect at once.
   var retryTimer = null;
+  function cancelRetry() {
+    if (retryTimer !== null) clearTimeout(retryTimer);
+    retryTimer = null;
+  }
   htmx.config.wsReconnectDelay = function (attempt) {
     var schedule = window.setTimeout;
     window.setTimeout = function (fn, ms) {
@@ -223,8 +240,7 @@
   });
   window.addEventListener("online", function () {
     if (!socket || state === "connecting") return; // a try is on its way
-    if (retryTimer !== null) clearTimeout(retryTimer);
-    retryTimer = null;
+    cancelRetry();
     socket.reconnect(); // also when "open": after a network change it may be dead
   });
 
