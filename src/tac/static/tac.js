@@ -208,7 +208,7 @@
   // room's TAC_WS_RECONNECT_MAX_SECONDS, so the page is back soon after its server.
   function reconnectDelay(attempt) {
     var room = document.querySelector("[data-reconnect-max]");
-    var max = 1000 * parseFloat((room && room.dataset.reconnectMax) || "1.5");
+    var max = 1000 * Math.max(0.25, parseFloat(room && room.dataset.reconnectMax) || 1.5);
     if (attempt === 0) return Math.random() * 200;
     return Math.min(max, 250 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
   }
