@@ -154,7 +154,9 @@ async def test_a_phone_or_tablet_shows_the_room_without_sideways_scrolling(
     await page.set_viewport_size({"width": width, "height": height // 2})
     composer = await page.locator("#composer-body").bounding_box()
     assert composer is not None and composer["y"] + composer["height"] <= height // 2
-    assert await in_view(page, "#messages article:last-of-type")
+    await wait_until(  # the page hears of the resize with the next frame
+        lambda: in_view(page, "#messages article:last-of-type"), 5, what="the newest in view"
+    )
     assert await overflow(page) <= 0
 
 
