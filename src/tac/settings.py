@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     """Fragments waiting for one socket before it counts as slow and is closed (1013)."""
     ws_hello_timeout_seconds: float = 10.0
     ws_ping_interval_seconds: float = 20.0
+    ws_reconnect_max_seconds: float = 1.5
+    """The page's longest wait between two tries to reconnect its socket (jittered). It tries
+    at once after a drop, a 1012 restart or the browser's `online` event; then it backs off
+    up to this, so a page is back within about this long after its server is."""
     ws_max_message_bytes: int = 64 * 1024
     ws_coalesce_seconds: float = 0.025
     """A busy instance pushes to its sockets at most once per this window, so one frame

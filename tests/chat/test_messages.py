@@ -52,7 +52,7 @@ async def test_history_pages_are_exact_ordered_and_reach_seq_1(person_factory: A
     first = await reader.http.get(f"/rooms/{room.slug}")
     page_seqs = [int(s) for s in ARTICLE_SEQ.findall(first.text)]
     assert page_seqs == list(range(71, 121))
-    assert "before=71" in first.text and 'hx-trigger="revealed"' in first.text
+    assert "before=71" in first.text and 'hx-trigger="intersect once"' in first.text
 
     pages = []
     before = 71
@@ -65,6 +65,20 @@ async def test_history_pages_are_exact_ordered_and_reach_seq_1(person_factory: A
             break
         before = got[0]
     assert pages == [list(range(21, 71)), list(range(1, 21))]
+    assert "hx-get" not in fragment.text
+
+
+async def test_history_ends_at_the_real_start_across_a_range_of_failed_posts(
+    person_factory: Any,
+) -> None:
+    """Seqs 1-2 were taken by posts that failed: the page before seq 3 is empty, and it is
+    the start, not a trigger asking for the same empty page again and again."""
+    reader: Person = await person_factory()
+    room = await room_with_messages(5)
+    await messages_collection().delete_many({"room": room.id, "seq": {"$lt": 3}})
+    fragment = await reader.http.get(f"/rooms/{room.slug}/history", params={"before": 3})
+    assert fragment.status_code == 200
+    assert "This is the start of" in fragment.text
     assert "hx-get" not in fragment.text
 
 

@@ -125,8 +125,18 @@
     return seq;
   }
 
-  function nearBottom() {
-    return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+  // Only the message list scrolls (the header, the members and the composer stay put).
+  function messageList() {
+    return document.getElementById("messages");
+  }
+
+  function nearBottom(list) {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+  }
+
+  function toNewest(list) {
+    list.scrollTop = list.scrollHeight;
+    showJump(0);
   }
 
   // On every (re)connect, say what we hold: the server sends what we missed, then live.
@@ -147,7 +157,7 @@
   // Two posts can cross on their way here: keep messages in seq order, each once (a
   // catch-up may resend what arrived live above a hole).
   function keepOrder() {
-    var list = document.getElementById("messages");
+    var list = messageList();
     if (!list) return;
     var seen = {};
     list.querySelectorAll(":scope > [data-seq]").forEach(function (el) {
@@ -164,15 +174,190 @@
     }
   }
 
+  function messageCount(list) {
+    return list ? list.querySelectorAll(":scope > [data-seq]").length : 0;
+  }
+
+  // A reader at the bottom follows new messages; one scrolled up keeps their place, and a
+  // button counts what arrived below ("jump to newest").
   var stick = true;
-  document.addEventListener("htmx:wsBeforeMessage", function () { stick = nearBottom(); });
+  var countBefore = 0;
+  var unseen = 0;
+  var justSent = false;
+  function showJump(count) {
+    var button = document.getElementById("jump-newest");
+    unseen = count;
+    if (!button) return;
+    button.hidden = count === 0;
+    button.querySelector(".count").textContent =
+      count === 1 ? "1 new message" : count + " new messages";
+  }
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    var list = messageList();
+    stick = !list || nearBottom(list) || justSent;
+    countBefore = messageCount(list);
+    noteAcknowledgments(e.detail.message);
+  });
   document.addEventListener("htmx:wsAfterMessage", function () {
     keepOrder();
-    if (stick) window.scrollTo(0, document.body.scrollHeight);
+    var list = messageList();
+    var added = messageCount(list) - countBefore;
+    if (added > 0) justSent = false;
+    if (!list) return;
+    if (stick) toNewest(list);
+    else if (added > 0) showJump(unseen + added);
+    countComposer();
+  });
+  document.addEventListener("click", function (e) {
+    if (!e.target.closest("#jump-newest")) return;
+    var list = messageList();
+    if (list) toNewest(list);
+  });
+  // Scroll events do not bubble: listen in the capture phase, for whichever list is shown.
+  var atNewest = true;
+  document.addEventListener("scroll", function (e) {
+    if (e.target.id !== "messages") return;
+    atNewest = nearBottom(e.target);
+    if (unseen && atNewest) showJump(0);
+  }, true);
+  // A phone's keyboard shrinks the list from below: a reader at the newest stays there.
+  window.addEventListener("resize", function () {
+    var list = messageList();
+    if (list && atNewest) list.scrollTop = list.scrollHeight;
+  });
+
+  // Older messages arrive above what the reader is looking at: keep that message exactly
+  // where it was, so the next page loads only when the reader scrolls up again.
+  var anchor = null;
+  function firstInView(list) {
+    var top = list.getBoundingClientRect().top;
+    var items = list.querySelectorAll(":scope > [data-seq]");
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].getBoundingClientRect().bottom > top) return items[i];
+    }
+    return null;
+  }
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var list = messageList();
+    if (!list || !e.detail.elt.classList.contains("history-trigger")) return;
+    var el = firstInView(list);
+    anchor = el && { el: el, top: el.getBoundingClientRect().top };
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!anchor) return;
+    var list = messageList();
+    if (list) list.scrollTop += anchor.el.getBoundingClientRect().top - anchor.top;
+    anchor = null;
+  });
+
+  // A page of history that failed to load (the network, a restart) is asked for again when
+  // its trigger is next in view: a fresh copy of the trigger re-arms `intersect once`.
+  function rearmHistory(e) {
+    var trigger = e.detail.elt;
+    if (!trigger || !trigger.classList || !trigger.classList.contains("history-trigger")) return;
+    setTimeout(function () {
+      if (!trigger.isConnected) return;
+      var fresh = trigger.cloneNode(true);
+      trigger.replaceWith(fresh);
+      htmx.process(fresh);
+    }, 1000);
+  }
+  document.addEventListener("htmx:sendError", rearmHistory);
+  document.addEventListener("htmx:responseError", rearmHistory);
+
+  // The socket's state, shown: "Reconnecting…" while it is away, "Connected" once back.
+  var RECONNECTS = [1006, 1011, 1012, 1013]; // the codes htmx reconnects after
+  var socket = null; // htmx's wrapper, the same across reconnects
+  var current = null; // the WebSocket it holds now
+  var createWebSocket = htmx.createWebSocket || function (url) { return new WebSocket(url, []); };
+  htmx.createWebSocket = function (url) {
+    current = createWebSocket(url);
+    return current;
+  };
+  var state = "connecting";
+  var wasAway = false;
+  function showConnection(text, kind) {
+    var el = document.getElementById("conn-status");
+    if (!el) return;
+    el.textContent = text;
+    el.dataset.state = kind;
+    el.hidden = !text;
+  }
+  document.addEventListener("htmx:wsConnecting", function () { state = "connecting"; });
+  document.addEventListener("htmx:wsOpen", function (e) {
+    socket = e.detail.socketWrapper;
+    state = "open";
+    resendUnacknowledged(socket);
+    if (!wasAway) return;
+    wasAway = false;
+    showConnection("Connected", "ok");
+    setTimeout(function () { if (state === "open" && !wasAway) showConnection("", "ok"); }, 2000);
+  });
+  document.addEventListener("htmx:wsClose", function (e) {
+    var code = e.detail.event && e.detail.event.code;
+    if (e.detail.event && e.detail.event.target !== current) {
+      // A socket this page replaced (on `online`) closing late, often as 1006 when the
+      // network under it was gone: it says nothing of the current one, and the try htmx
+      // has just scheduled for it would replace the current socket again.
+      cancelRetry();
+      return;
+    }
+    if (code === 1005) return; // closed by this page, not by the server
+    state = "closed";
+    if (RECONNECTS.indexOf(code) >= 0) {
+      wasAway = true;
+      showConnection("Reconnecting…", "away");
+      showPendingPosts();
+    } else if (code !== 1008) {
+      showConnection("Disconnected. Reload the page to reconnect.", "gone");
+    }
+  });
+
+  // Reconnect at once (a drop, a 1012 restart), then back off with jitter up to the
+  // room's TAC_WS_RECONNECT_MAX_SECONDS, so the page is back soon after its server.
+  function reconnectDelay(attempt) {
+    var room = document.querySelector("[data-reconnect-max]");
+    var max = 1000 * Math.max(0.25, parseFloat(room && room.dataset.reconnectMax) || 1.5);
+    if (attempt === 0) return Math.random() * 200;
+    return Math.min(max, 250 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+  }
+  // htmx-ext-ws 2.0 (vendored, pinned) calls setTimeout right after asking this delay and
+  // keeps no handle on it: note that timer, so the browser's `online` event can cancel the
+  // wait and reconnect at once.
+  var retryTimer = null;
+  function cancelRetry() {
+    if (retryTimer !== null) clearTimeout(retryTimer);
+    retryTimer = null;
+  }
+  htmx.config.wsReconnectDelay = function (attempt) {
+    var schedule = window.setTimeout;
+    window.setTimeout = function (fn, ms) {
+      window.setTimeout = schedule;
+      retryTimer = schedule(function () { retryTimer = null; fn(); }, ms);
+      return retryTimer;
+    };
+    return reconnectDelay(attempt);
+  };
+  // A network that goes away often leaves the socket looking open: say so at once, and
+  // hold what is typed as pending until the socket is replaced.
+  window.addEventListener("offline", function () {
+    if (state !== "open") return;
+    state = "offline";
+    wasAway = true;
+    showConnection("Reconnecting…", "away");
+    showPendingPosts();
+  });
+  window.addEventListener("online", function () {
+    if (!socket || state === "connecting") return; // a try is on its way
+    cancelRetry();
+    socket.reconnect(); // also when "open": after a network change it may be dead
   });
 
   // Each post carries an id of its own: the server stores a resent post once, and its
-  // acknowledgment names the id and the seq it was stored at.
+  // acknowledgment names the id and the seq it was stored at. Until then a post is
+  // unacknowledged: shown as pending while the socket is away, and sent again (marked
+  // `retry`, so stored once) when it is back; or marked failed with the server's reason.
+  var unacked = {};
   function newId() {
     var bytes = new Uint8Array(12);
     crypto.getRandomValues(bytes);
@@ -180,23 +365,227 @@
       return ("0" + b.toString(16)).slice(-2);
     }).join("");
   }
+  function clearComposer(form) {
+    var area = form && form.querySelector("textarea");
+    if (area) area.value = "";
+    countComposer();
+  }
   document.addEventListener("htmx:wsConfigSend", function (e) {
-    if ("body" in e.detail.parameters) e.detail.parameters.client_id = newId();
+    if (!("body" in e.detail.parameters)) return;
+    var id = newId();
+    e.detail.parameters.client_id = id;
+    unacked[id] = { body: e.detail.parameters.body, sent: false, queued: state !== "open" };
+    justSent = true;
+    if (!unacked[id].queued) return;
+    // htmx queues it until the socket is open again: show it, free the composer.
+    clearComposer(e.target.closest("form"));
+    showPending(id);
   });
-
   document.addEventListener("htmx:wsAfterSend", function (e) {
-    var form = e.target.closest("form");
-    if (form) form.querySelector("textarea").value = "";
+    var post = null;
+    try { post = unacked[JSON.parse(e.detail.message).client_id]; } catch (err) { /* not ours */ }
+    if (post) post.sent = true;
+    if (!post || !post.queued) clearComposer(e.target.closest("form"));
+  });
+  function myName() {
+    var me = document.querySelector(".whoami b");
+    return me ? me.textContent : "You";
+  }
+  function showPending(id) {
+    var post = unacked[id];
+    var list = messageList();
+    if (!post || post.el || !list) return;
+    var el = document.createElement("article");
+    el.className = "msg pending";
+    el.dataset.clientId = id;
+    var head = document.createElement("header");
+    var who = document.createElement("b");
+    who.className = "author";
+    who.textContent = myName();
+    var note = document.createElement("span");
+    note.className = "state";
+    note.textContent = "Pending: sent when reconnected";
+    head.append(who, note);
+    var body = document.createElement("p");
+    body.className = "body";
+    body.dir = "auto";
+    body.textContent = post.body;
+    el.append(head, body);
+    list.appendChild(el);
+    post.el = el;
+    toNewest(list);
+  }
+  function showPendingPosts() {
+    Object.keys(unacked).forEach(showPending);
+  }
+  function resendUnacknowledged(wrapper) {
+    Object.keys(unacked).forEach(function (id) {
+      var post = unacked[id];
+      if (!post.sent) return; // still in htmx's queue: it goes right after the hello
+      wrapper.send(JSON.stringify({ body: post.body, client_id: id, retry: true }));
+    });
+  }
+  // The composer's state names the post it answers: stored (data-seq-acked) or refused.
+  function noteAcknowledgments(html) {
+    if (typeof html !== "string" || html.indexOf("data-client-id") < 0) return;
+    var parsed = document.createElement("template");
+    parsed.innerHTML = html;
+    parsed.content.querySelectorAll("[data-client-id]").forEach(function (answer) {
+      var post = unacked[answer.dataset.clientId];
+      if (!post) return;
+      delete unacked[answer.dataset.clientId];
+      if (!post.el) return;
+      if (answer.dataset.seqAcked) {
+        post.el.remove();
+        return;
+      }
+      post.el.classList.add("failed");
+      post.el.querySelector(".state").textContent = "Not sent: " + answer.textContent;
+    });
+  }
+
+  // A counter near the limit (code points, as the server counts), instead of a paste cut
+  // short without a word.
+  function countComposer() {
+    var area = document.getElementById("composer-body");
+    var counter = document.getElementById("composer-count");
+    if (!area || !counter) return;
+    var max = parseInt(area.dataset.maxChars || "0", 10);
+    var used = Array.from(area.value).length;
+    counter.hidden = !max || used < max * 0.9;
+    counter.classList.toggle("over", used > max);
+    counter.textContent = used > max
+      ? (used - max) + " characters over the limit of " + max + ": shorten it to send"
+      : used + " / " + max;
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "composer-body") countComposer();
   });
 
   // Enter sends, Shift+Enter breaks the line.
   document.addEventListener("keydown", function (e) {
-    if (e.key !== "Enter" || e.shiftKey || e.target.id !== "composer-body") return;
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.target.id !== "composer-body") return;
     e.preventDefault();
     e.target.form.requestSubmit();
   });
 
+  // Narrow screens: the rooms and the member list are drawers, a button each in the room's
+  // header. The open drawer is a class on <body>, so pushes that replace the member list
+  // leave it open; a click outside, a room chosen or Escape closes it.
+  function openDrawer(name) {
+    ["rooms", "members"].forEach(function (n) {
+      document.body.classList.toggle("show-" + n, n === name);
+    });
+    document.querySelectorAll("[data-drawer]").forEach(function (button) {
+      button.setAttribute("aria-expanded", String(button.dataset.drawer === name));
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest("[data-drawer]");
+    if (toggle) {
+      e.preventDefault(); // without JavaScript, the rooms' button is a link to the directory
+      var name = toggle.dataset.drawer;
+      openDrawer(document.body.classList.contains("show-" + name) ? "" : name);
+    } else if (!e.target.closest(".sidebar, .members") || e.target.closest(".sidebar a")) {
+      if (/show-/.test(document.body.className)) openDrawer("");
+    }
+  });
+
+  // Ctrl/Cmd+K: a quick switcher over the rooms of the sidebar; type to filter, arrows to
+  // choose, Enter to go (by the sidebar's own link, however it navigates).
+  function switcher() {
+    var dialog = document.getElementById("room-switcher");
+    if (dialog) return dialog;
+    dialog = document.createElement("dialog");
+    dialog.id = "room-switcher";
+    dialog.className = "switcher";
+    dialog.setAttribute("aria-label", "Go to a room");
+    var input = document.createElement("input");
+    input.type = "search";
+    input.placeholder = "Go to a room…";
+    input.setAttribute("aria-label", "Room name");
+    var list = document.createElement("ul");
+    list.setAttribute("role", "listbox");
+    var hint = document.createElement("p");
+    hint.className = "hint";
+    hint.textContent = "↑ ↓ to choose · Enter to go · Esc to close";
+    dialog.append(input, list, hint);
+    input.addEventListener("input", function () { fillSwitcher(dialog); });
+    input.addEventListener("keydown", function (e) {
+      var options = list.querySelectorAll("a");
+      var at = Array.prototype.findIndex.call(options, function (a) {
+        return a.getAttribute("aria-selected") === "true";
+      });
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        selectOption(options, at + (e.key === "ArrowDown" ? 1 : -1));
+      } else if (e.key === "Enter" && at >= 0) {
+        e.preventDefault();
+        goTo(dialog, options[at]);
+      }
+    });
+    list.addEventListener("click", function (e) {
+      var option = e.target.closest("a");
+      if (!option) return;
+      e.preventDefault();
+      goTo(dialog, option);
+    });
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+  function selectOption(options, at) {
+    if (!options.length) return;
+    at = (at + options.length) % options.length;
+    options.forEach(function (a, i) { a.setAttribute("aria-selected", String(i === at)); });
+    options[at].scrollIntoView({ block: "nearest" });
+  }
+  function fillSwitcher(dialog) {
+    var wanted = dialog.querySelector("input").value.trim().toLowerCase().replace(/^#/, "");
+    var list = dialog.querySelector("ul");
+    list.replaceChildren();
+    document.querySelectorAll(".sidebar #my-rooms a").forEach(function (link, i) {
+      if (link.textContent.toLowerCase().indexOf(wanted) < 0) return;
+      var item = document.createElement("li");
+      var option = document.createElement("a");
+      option.href = link.href;
+      option.textContent = link.textContent;
+      option.dataset.index = String(i);
+      option.setAttribute("role", "option");
+      item.appendChild(option);
+      list.appendChild(item);
+    });
+    if (!list.children.length) {
+      var none = document.createElement("li");
+      none.className = "none";
+      none.textContent = "No room of yours matches.";
+      list.appendChild(none);
+    }
+    selectOption(list.querySelectorAll("a"), 0);
+  }
+  function goTo(dialog, option) {
+    var link = document.querySelectorAll(".sidebar #my-rooms a")[+option.dataset.index];
+    dialog.close();
+    if (link) link.click();
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && /show-/.test(document.body.className)) openDrawer("");
+    if (!(e.ctrlKey || e.metaKey) || (e.key || "").toLowerCase() !== "k" || e.altKey) return;
+    if (!document.querySelector(".sidebar #my-rooms")) return;
+    e.preventDefault();
+    var dialog = switcher();
+    dialog.querySelector("input").value = "";
+    fillSwitcher(dialog);
+    if (!dialog.open) dialog.showModal();
+  });
+
   // Deferred scripts run before htmx starts on DOMContentLoaded: open at the newest
-  // message, so the history trigger at the top is not "revealed" by the first paint.
-  if (document.getElementById("messages")) window.scrollTo(0, document.body.scrollHeight);
+  // message, so the history trigger at the top does not meet the first paint; on a wide
+  // screen the cursor starts in the composer (on a phone that would raise the keyboard).
+  var list = messageList();
+  if (list) list.scrollTop = list.scrollHeight;
+  var composer = document.getElementById("composer-body");
+  if (composer && window.matchMedia("(min-width: 641px)").matches) {
+    composer.focus({ preventScroll: true });
+  }
+  countComposer();
 })();

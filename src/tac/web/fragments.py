@@ -26,8 +26,11 @@ async def history(slug: str) -> ResponseReturnValue:
         message = f"`before` must be a whole number. Seqs run from 1 to {SEQ_MAX}."
         raise Invalid(message, field="before")
     before = int(text)
-    page = await messages.history_before(room, before, settings().history_page_size)
-    first_seq = page[0].seq if page else before
+    size = settings().history_page_size
+    page = await messages.history_before(room, before, size)
+    # The next page ends where this one's range began, not at its first message: a range
+    # that is all holes (failed posts) must not ask for itself again, forever.
+    first_seq = max(before - size, 1)
     return await render_template(
         "partials/history.html", room=room, messages=page, first_seq=first_seq
     )
