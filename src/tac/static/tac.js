@@ -52,6 +52,10 @@
     });
     var list = document.getElementById("messages");
     if (!list) return;
+    // Separators and runs change heights above the reader: keep what they read in place
+    // (unless they are at the newest, where new messages keep them).
+    var held = !nearBottom(list) && firstInView(list);
+    var heldTop = held && held.getBoundingClientRect().top;
     var prev = null;
     list.querySelectorAll(":scope > .msg").forEach(function (el) {
       var time = el.querySelector("time[datetime]");
@@ -77,6 +81,7 @@
       var next = sep.nextElementSibling;
       if (!next || !next.classList.contains("msg")) sep.remove();
     });
+    if (held) list.scrollTop += held.getBoundingClientRect().top - heldTop;
   }
   // After every other listener (keepOrder below may move messages), before the next paint.
   function decorateSoon() { queueMicrotask(decorate); }
