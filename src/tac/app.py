@@ -114,6 +114,8 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
         gap_repair_seconds=settings.gap_repair_seconds,
         presence_debounce_seconds=settings.presence_debounce_seconds,
         coalesce_seconds=settings.ws_coalesce_seconds,
+        badge_interval_seconds=settings.badge_interval_seconds,
+        typing_expire_seconds=settings.typing_expire_seconds,
     )
     await hub.start()
     await chat.presence.start()

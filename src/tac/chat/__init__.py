@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tac.bus import Bus
 from tac.chat.presence import Presence
@@ -25,3 +25,5 @@ class Chat:
     """Counts sign-in attempts per address, whatever the usernames."""
     login_username_limiter: RateLimiter
     """A high ceiling of attempts per username from all addresses together."""
+    typing_sent: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(user id, room id) -> when this instance last announced the user typing there."""

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotAllowed, NotFound
 from tac.chat.text import one_line
-from tac.events import left
+from tac.events import joined, left
 from tac.models import Membership, Room, User
 
 GENERAL = "general"
@@ -49,7 +49,7 @@ async def create_room(chat: Chat, creator: User, title: str, topic: str = "") ->
         room = await Room(slug=slug, title=title, topic=topic, created_by=creator.id).insert()
     except DuplicateKeyError:
         raise Conflict(f"A room named '{slug}' already exists.", field="title") from None
-    await join_room(creator, room)
+    await join_room(creator, room, chat)
     return room
 
 
@@ -74,16 +74,23 @@ async def list_rooms() -> list[Room]:
     return await Room.find_all().sort(Room.slug).to_list()
 
 
-async def join_room(user: User, room: Room) -> Membership:
+async def join_room(user: User, room: Room, chat: Chat | None = None) -> Membership:
+    """Join (joining twice is fine). With `chat`, the user's open page sockets, on every
+    instance, start receiving the room at once."""
     existing = await membership_of(user, room)
     if existing is not None:
         return existing
     try:
-        return await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
+        membership = await Membership(
+            user=user.id, room=room.id, last_read_seq=room.last_seq
+        ).insert()
     except DuplicateKeyError:  # joined from another tab at the same moment
         found = await membership_of(user, room)
         assert found is not None
         return found
+    if chat is not None:
+        await chat.bus.publish(joined(str(room.id), room.slug, str(user.id)))
+    return membership
 
 
 async def leave_room(chat: Chat, user: User, room: Room) -> None:

@@ -20,11 +20,19 @@
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   }
 
-  // On every (re)connect, say what we hold: the server sends what we missed, then live.
+  // The page's one socket (on the layout: switching rooms swaps the panel inside it).
+  var socket = null;
+  function panel() { return document.getElementById("room-panel"); }
+
+  // On every (re)connect, say which room is on screen and what we hold of it: the server
+  // sends what we missed, every sidebar badge as counted, then live.
   document.addEventListener("htmx:wsOpen", function (e) {
-    var room = e.target.closest("[data-room]");
+    socket = e.detail.socketWrapper;
+    var room = panel();
     if (!room) return;
-    e.detail.socketWrapper.send(JSON.stringify({ hello: true, last_seq: heldSeq(room) }));
+    opened = room.dataset.room;
+    socket.send(JSON.stringify({ hello: true, room: opened, last_seq: heldSeq(room) }));
+    markRead();
   });
 
   // 1008: this browser's session ended (signed out here or elsewhere, or the password
@@ -85,6 +93,80 @@
     if (e.key !== "Enter" || e.shiftKey || e.target.id !== "composer-body") return;
     e.preventDefault();
     e.target.form.requestSubmit();
+  });
+
+  // -- one socket for every room: switching, badges, read marks, typing ----------------
+  var opened = null;  // the room the socket was last told is on screen
+
+  // A sidebar click swapped the panel (or back/forward restored one): tell the socket
+  // which room is on screen and what we hold of it; no new socket.
+  function panelOpened() {
+    var room = panel();
+    if (!room || room.dataset.room === opened) return;
+    opened = room.dataset.room;
+    if (socket) socket.send(JSON.stringify({ open: opened, last_seq: heldSeq(room) }));
+    document.querySelectorAll("#my-rooms a").forEach(function (a) {
+      if (a.dataset.room === opened) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    var badge = document.getElementById("unread-" + opened);
+    if (badge) badge.textContent = "";
+    var divider = document.getElementById("unread-divider");
+    if (divider) divider.scrollIntoView({ block: "center" });
+    else window.scrollTo(0, document.body.scrollHeight);
+    updateTitle();
+    markRead();
+  }
+  document.addEventListener("htmx:afterSettle", panelOpened);
+  document.addEventListener("htmx:historyRestore", panelOpened);
+
+  // The title counts what is unread in the other rooms: "(3) #general · Tac".
+  function updateTitle() {
+    var total = 0;
+    document.querySelectorAll("#my-rooms .unread").forEach(function (el) {
+      total += parseInt(el.textContent, 10) || 0;
+    });
+    var room = panel();
+    var base = room ? room.dataset.title : document.title.replace(/^\(\d+\+?\) /, "");
+    document.title = (total ? "(" + total + ") " : "") + base;
+  }
+
+  // What is on screen while the tab is visible and focused is read: the read mark moves
+  // (once per burst) and the badge clears in every tab and device of this user.
+  var readSent = {};
+  var readTimer = null;
+  function markRead() {
+    if (readTimer) return;
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      var room = panel();
+      if (!socket || !room || !document.getElementById("composer")) return;
+      if (document.visibilityState !== "visible" || !document.hasFocus()) return;
+      var top = 0;
+      room.querySelectorAll("#messages [data-seq]").forEach(function (el) {
+        top = Math.max(top, +el.dataset.seq);
+      });
+      var id = room.dataset.room;
+      if (!top || top <= (readSent[id] || 0)) return;
+      readSent[id] = top;
+      socket.send(JSON.stringify({ read: id, seq: top }));
+    }, 300);
+  }
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("focus", markRead);
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    updateTitle();
+    markRead();
+  });
+
+  // "… is typing": at most one frame per few seconds while typing (the server throttles too).
+  var typedAt = 0;
+  document.addEventListener("input", function (e) {
+    if (e.target.id !== "composer-body" || !socket || !e.target.value) return;
+    var now = Date.now();
+    if (now - typedAt < 3000) return;
+    typedAt = now;
+    socket.send(JSON.stringify({ typing: panel().dataset.room }));
   });
 
   // Deferred scripts run before htmx starts on DOMContentLoaded: open at the newest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, ResponseReturnValue, redirect, render_template, request, url_for
 
-from tac.chat import messages, rooms
+from tac.chat import messages, reads, rooms
 from tac.chat.errors import ChatError
 from tac.chat.presence import room_presence
 from tac.models import Room, User
@@ -37,19 +37,38 @@ async def render_room(
     held = messages.held_through(
         first_seq - 1, page, room.last_seq, room.last_seq_at, settings().seq_abandoned_seconds
     )
+    membership = await rooms.membership_of(user, room)
+    read_seq = membership.last_read_seq if membership is not None else room.last_seq
+    # A sidebar click asks for the panel alone; a page (or back/forward) for all of it.
+    panel_only = request.headers.get("HX-Target") == "room-panel" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    context = {
+        "room": room,
+        "messages": page,
+        "first_seq": first_seq,
+        "last_seq": held,
+        "presence": await room_presence(chat().presence, room, settings().presence_list_max),
+        "is_member": membership is not None,
+        "unread_from": next((m.seq for m in page if m.seq > read_seq and m.author != user.id), 0),
+        "error": error,
+        "draft": draft,
+    }
+    if panel_only:
+        html = await render_template("partials/room_panel.html", **context)
+        return html, status, {"Vary": "HX-Target"}
+    my_rooms = await rooms.rooms_of(user)
+    unread = {key: u.count for key, u in (await reads.unread_in(chat(), user, my_rooms)).items()}
+    unread[str(room.id)] = 0  # on screen: read now
     html = await render_template(
         "pages/room.html",
-        room=room,
-        messages=page,
-        first_seq=first_seq,
-        last_seq=held,
-        presence=await room_presence(chat().presence, room, settings().presence_list_max),
-        is_member=await rooms.membership_of(user, room) is not None,
-        my_rooms=await rooms.rooms_of(user),
-        error=error,
-        draft=draft,
+        **context,
+        my_rooms=my_rooms,
+        unread=unread,
+        unread_total=sum(unread.values()),
+        live=True,
     )
-    return html, status
+    return html, status, {"Vary": "HX-Target"}
 
 
 @bp.get("/rooms/<slug>")
@@ -74,7 +93,7 @@ async def post_message(slug: str) -> ResponseReturnValue:
 @bp.post("/rooms/<slug>/join")
 @login_required
 async def join(slug: str) -> ResponseReturnValue:
-    await rooms.join_room(await me(), await rooms.room_by_slug(slug))
+    await rooms.join_room(await me(), await rooms.room_by_slug(slug), chat())
     return redirect(url_for("pages.room", slug=slug))
 
 

@@ -53,7 +53,7 @@ async def join_room(slug: str) -> RoomOut:
     """Join a room (joining twice is fine)."""
     user = await api_user()
     room = await rooms.room_by_slug(slug)
-    await rooms.join_room(user, room)
+    await rooms.join_room(user, room, chat())
     return RoomOut.of(room, joined=True)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tac.events import POSTED, PRESENCE
+from tac.events import POSTED, PRESENCE, ROOM_READ, TYPING
 from tac.models import Message
 
 
@@ -33,3 +33,13 @@ def presence_event(room: str, online: set[str]) -> str:
 
 def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def read_event(room: str, seq: int) -> str:
+    """You read `room` up to `seq` (here or on another device)."""
+    return _dumps({"type": ROOM_READ, "room": room, "seq": seq})
+
+
+def typing_event(room: str, user: str, name: str) -> str:
+    """`user` is typing in `room`: show it for a few seconds unless another comes."""
+    return _dumps({"type": TYPING, "room": room, "user": user, "name": name})
