@@ -1,0 +1,119 @@
+"""One socket per page in real Chromium: badges of the rooms not on screen, switching rooms
+without a new socket, the read mark clearing every tab, the "new messages" divider."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tac.models import Room
+from tests.browser import needs_chromium, sign_up
+from tests.conftest import unique
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+
+def count_sockets(page: Page) -> list[str]:
+    """The URLs of every WebSocket the page opens from now on."""
+    opened: list[str] = []
+    page.on("websocket", lambda ws: opened.append(ws.url))
+    return opened
+
+
+async def username_of(page: Page) -> str:
+    text = await page.locator(".whoami").inner_text()
+    found = re.search(r"\(@([^)]+)\)", text)
+    assert found
+    return found.group(1)
+
+
+async def sign_in(browser: Browser, base_url: str, username: str) -> Page:
+    """Another browser (a second device) of someone already signed up."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 640})
+    page = await context.new_page()
+    await page.goto(f"{base_url}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", "correct horse battery")
+    await page.click("button[type=submit]")
+    await expect(page.locator("h1")).to_contain_text("#general")
+    return page
+
+
+async def create_room(page: Page, base_url: str, title: str) -> str:
+    await page.goto(f"{base_url}/rooms")
+    await page.fill("input[name=title]", title)
+    await page.click("text=Create room")
+    await expect(page.locator("h1")).to_contain_text(f"#{title}")
+    return title
+
+
+async def join_room(page: Page, base_url: str, slug: str) -> None:
+    await page.goto(f"{base_url}/rooms")
+    await page.locator("li", has_text=f"#{slug}").get_by_role("button", name="Join").click()
+    await expect(page.locator("h1")).to_contain_text(f"#{slug}")
+
+
+async def say(page: Page, text: str) -> None:
+    await page.fill("#composer-body", text)
+    await page.press("#composer-body", "Enter")
+    await expect(page.locator("#messages article", has_text=text)).to_be_visible()
+
+
+async def test_badges_switching_without_a_new_socket_and_reading_clears_every_tab(
+    browser: Browser, base_url: str, repo_root: Path, app: Any
+) -> None:
+    ada = await sign_up(browser, base_url, "Ada")
+    bob = await sign_up(browser, base_url, "Bob")
+    slug = await create_room(bob, base_url, unique("design").replace("_", "-"))
+    await join_room(ada, base_url, slug)
+    room = await Room.find_one(Room.slug == slug)
+    assert room is not None
+    badge = f"#unread-{room.id}"
+
+    ada_sockets = count_sockets(ada)
+    await ada.goto(f"{base_url}/rooms/general")
+    other_tab = await sign_in(browser, base_url, await username_of(ada))
+    await expect(ada.locator(badge)).to_be_empty()
+
+    for text in ["Kick-off at ten", "Agenda: the sidebar", "Bring coffee"]:
+        await say(bob, text)
+    for tab in (ada, other_tab):
+        await expect(tab.locator(badge)).to_have_text("3", timeout=5000)
+    await expect(ada).to_have_title("(3) #general · Tac")
+    await expect(ada.locator(f"#my-rooms a[data-room='{room.id}']")).to_have_css(
+        "font-weight", "700"
+    )
+
+    # Ada opens the room from the sidebar: the panel is swapped, the socket stays.
+    await ada.locator(f"#my-rooms a[data-room='{room.id}']").click()
+    await expect(ada.locator("h1")).to_contain_text(f"#{slug}")
+    assert ada.url == f"{base_url}/rooms/{slug}"
+    divider = ada.locator("#unread-divider")
+    await expect(divider).to_be_visible()
+    first_unread = ada.locator("#unread-divider + article")
+    await expect(first_unread).to_contain_text("Kick-off at ten")
+    await expect(ada.locator(badge)).to_be_empty()
+    await expect(ada).to_have_title(f"#{slug} · Tac")
+    # Read here: the badge clears in her other tab too.
+    await expect(other_tab.locator(badge)).to_be_empty(timeout=5000)
+
+    # Live in the room now on screen, still on the one socket.
+    await say(bob, "Welcome, Ada")
+    await expect(ada.locator("#messages article", has_text="Welcome, Ada")).to_be_visible()
+    (repo_root / "docs").mkdir(exist_ok=True)
+    await ada.screenshot(path=str(repo_root / "docs" / "rooms-unread.png"))
+
+    # Back and forward swap the panel too; still no new socket.
+    await ada.go_back()
+    await expect(ada.locator("h1")).to_contain_text("#general")
+    await ada.go_forward()
+    await expect(ada.locator("h1")).to_contain_text(f"#{slug}")
+    await say(ada, "Back again")
+    await expect(bob.locator("#messages article", has_text="Back again")).to_be_visible()
+    assert len(ada_sockets) == 1, ada_sockets
+    for page in (ada, bob, other_tab):
+        await page.context.close()
