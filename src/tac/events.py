@@ -25,6 +25,8 @@ ROOM_READ = "room.read"
 clears its badge."""
 TYPING = "typing"
 """`user` (shown as `name`) is typing in `room`. Never stored; it expires by itself."""
+MENTION = "mention"
+"""Never on the bus: the hub's own event, for a stream, of a posted message mentioning its user."""
 UNREAD = "room.unread"
 """Never on the bus: the hub's own event for a sidebar badge (what is unread in a room)."""
 

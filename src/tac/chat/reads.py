@@ -7,6 +7,7 @@ reading a room moves the marker (never back) and tells every tab and device of t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import ReturnDocument
 
@@ -27,6 +28,9 @@ class Unread:
     """The room's newest seq when this was counted."""
     count: int
     """Messages by others above the marker, at most unread_count_max."""
+    mentions: int = 0
+    """Of those, the ones that mention the member (by name, or `@room`)."""
+    muted: bool = False
 
 
 async def unread_in(chat: Chat, user: User, rooms: list[Room]) -> dict[str, Unread]:
@@ -37,10 +41,11 @@ async def unread_in(chat: Chat, user: User, rooms: list[Room]) -> dict[str, Unre
     ids = [room.id for room in rooms]
     found = (
         await Membership.get_pymongo_collection()
-        .find({"user": user.id, "room": {"$in": ids}}, {"room": True, "last_read_seq": True})
+        .find({"user": user.id, "room": {"$in": ids}}, {"room": 1, "last_read_seq": 1, "muted": 1})
         .to_list()
     )
     marks = {str(doc["room"]): int(doc.get("last_read_seq", 0)) for doc in found}
+    muted = {str(doc["room"]) for doc in found if doc.get("muted")}
     cap = chat.settings.unread_count_max
     result: dict[str, Unread] = {}
     for room in rooms:
@@ -48,17 +53,25 @@ async def unread_in(chat: Chat, user: User, rooms: list[Room]) -> dict[str, Unre
         if key not in marks:
             continue
         read = min(marks[key], room.last_seq)
-        count = 0
+        count = mentions = 0
         if room.last_seq > read:
             low = max(read, room.last_seq - cap)
-            by_others = {
+            by_others: dict[str, Any] = {
                 "room": room.id,
                 "seq": {"$gt": low, "$lte": room.last_seq},
                 "author": {"$ne": user.id},
             }
             count = await messages_collection().count_documents(by_others)
-        result[key] = Unread(read, room.last_seq, min(count, cap))
+            if count:
+                by_others["mentions"] = {"$in": mentioning(user)}
+                mentions = await messages_collection().count_documents(by_others)
+        result[key] = Unread(read, room.last_seq, min(count, cap), mentions, key in muted)
     return result
+
+
+def mentioning(user: User) -> list[str]:
+    """What a message's `mentions` holds when it mentions `user`."""
+    return [user.username_key, "room"]
 
 
 async def mark_read(chat: Chat, user: User, room: Room, seq: object) -> int:
@@ -79,3 +92,12 @@ async def mark_read(chat: Chat, user: User, room: Room, seq: object) -> int:
     marker = int(updated["last_read_seq"])
     await chat.bus.publish(room_read(str(room.id), str(user.id), marker))
     return marker
+
+
+async def set_muted(user: User, room: Room, muted: bool) -> None:
+    """Mute or unmute a room for `user` (NotAllowed when not a member)."""
+    result = await Membership.get_pymongo_collection().update_one(
+        {"user": user.id, "room": room.id}, {"$set": {"muted": muted}}
+    )
+    if result.matched_count == 0:
+        raise NotAllowed(f"Join #{room.slug} first.")

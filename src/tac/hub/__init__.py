@@ -26,6 +26,7 @@ from tac.events import (
     CONTROL,
     JOINED,
     LEFT,
+    MENTION,
     POSTED,
     PRESENCE,
     ROOM_READ,
@@ -94,6 +95,8 @@ class Hub:
         self.views: dict[Connection, View] = {}
         """Page sockets: what each shows (its open room, its user's unread badges)."""
         self._by_user: dict[str, set[Connection]] = {}
+        self.names: dict[Connection, str] = {}
+        """API streams' users by folded username: a mention of them is an event of its own."""
         self._badges = Badges(badge_interval_seconds, self._send_badges)
         self._badge_task: asyncio.Task[None] | None = None
         self._typists = Typists(typing_expire_seconds)
@@ -155,6 +158,7 @@ class Hub:
                 if not mine:
                     del self._by_user[conn.user]
         self.views.pop(conn, None)
+        self.names.pop(conn, None)
         self._badges.forget(conn)
         for room in list(conn.rooms):
             if self._remove(conn, room):
@@ -201,18 +205,24 @@ class Hub:
             self._send_badges({conn: set(view.unread)})
 
     def _send_badges(self, batch: dict[Connection, set[str]]) -> None:
-        rendered: dict[tuple[str, int], str] = {}
+        rendered: dict[Badge, str] = {}
         for conn, rooms in batch.items():
             view = self.views.get(conn)
             if view is None or conn.closing.is_set():
                 continue
             for room in sorted(rooms):
                 unread = view.unread.get(room)
-                count = unread.count if unread is not None and room != view.open else 0
-                text = rendered.get((room, count))
+                shown = unread is not None and room != view.open
+                badge = Badge(
+                    room,
+                    unread.count if shown and unread else 0,
+                    view.cap,
+                    unread.mentions if shown and unread else 0,
+                    room in view.muted,
+                )
+                text = rendered.get(badge)
                 if text is None:
-                    badge = Badge(room, count, view.cap)
-                    text = rendered[room, count] = self.render(Event(UNREAD, room), badge, "html")
+                    text = rendered[badge] = self.render(Event(UNREAD, room), badge, "html")
                 conn.push(("", 0, text))
             conn.flush()
 
@@ -406,6 +416,8 @@ class Hub:
                 for conn in conns:
                     conn.push(item)
                 delivered += len(conns)
+                if fmt == "json" and seq and payload.mentions and self.names:
+                    self._mention_events(conns, event)
                 continue
             for conn in conns:
                 view = views.get(conn)
@@ -418,9 +430,26 @@ class Hub:
         if event.kind == POSTED:
             DELIVERY_LATENCY.observe(max(0.0, time.time() - payload.created_at.timestamp()))
 
+    def _mention_events(self, conns: set[Connection], event: Event) -> None:
+        message = event.message
+        assert message is not None
+        author = str(message.author)
+        text = ""
+        for conn in conns:
+            if conn.user != author and mentions(message.mentions, self.names.get(conn, "")):
+                text = text or self.render(Event(MENTION, event.room, event.seq), message, "json")
+                conn.push(("", 0, text))
+
     def _count_unread(self, conn: Connection, view: View, event: Event) -> None:
         unread = view.unread.get(event.room)
-        if unread is None or event.message is None or str(event.message.author) == conn.user:
+        message = event.message
+        if unread is None or message is None or str(message.author) == conn.user:
             return
-        if unread.posted(event.seq, view.cap):
+        mentioned = bool(message.mentions) and mentions(message.mentions, view.username)
+        if unread.posted(event.seq, view.cap, mentioned):
             self._badges.touch(conn, event.room)
+
+
+def mentions(names: tuple[str, ...] | None, username: str) -> bool:
+    """Whether a message naming `names` mentions the user with this (folded) username."""
+    return bool(names) and (username in names or "room" in names)  # type: ignore[operator]

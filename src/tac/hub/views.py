@@ -24,34 +24,46 @@ class RoomUnread:
     base: int = 0
     base_top: int = 0
     above: set[int] = field(default_factory=set)
+    base_mentions: int = 0
+    mentions_above: set[int] = field(default_factory=set)
+    """Of `above`, the seqs that mention the user."""
 
     @property
     def count(self) -> int:
         return self.base + len(self.above)
 
-    def posted(self, seq: int, cap: int) -> bool:
+    @property
+    def mentions(self) -> int:
+        return self.base_mentions + len(self.mentions_above)
+
+    def posted(self, seq: int, cap: int, mentioned: bool = False) -> bool:
         """A message by someone else: True when the count changed."""
         if seq <= self.read or seq <= self.base_top or seq in self.above:
             return False
+        if mentioned:
+            self.mentions_above.add(seq)
         if self.count >= cap:
-            return False
+            return mentioned
         self.above.add(seq)
         return True
 
-    def counted(self, read: int, base: int, top: int) -> None:
+    def counted(self, read: int, base: int, top: int, mentions: int = 0) -> None:
         """What the database counted (unread up to `top`); the seqs seen live above stay."""
         self.read = max(self.read, read)
-        self.base, self.base_top = base, top
+        self.base, self.base_top, self.base_mentions = base, top, mentions
         self.above = {s for s in self.above if s > top and s > self.read}
+        self.mentions_above = {s for s in self.mentions_above if s > top and s > self.read}
 
     def read_up_to(self, seq: int) -> bool:
         """The user read the room up to `seq` (here or elsewhere): True when the count changed."""
         before = self.count
         self.read = max(self.read, seq)
+        mentions_before = self.mentions
         if seq >= self.base_top:
-            self.base = 0
+            self.base = self.base_mentions = 0
         self.above = {s for s in self.above if s > seq}
-        return self.count != before
+        self.mentions_above = {s for s in self.mentions_above if s > seq}
+        return self.count != before or self.mentions != mentions_before
 
 
 @dataclass
@@ -63,6 +75,10 @@ class View:
     unread: dict[str, RoomUnread] = field(default_factory=dict)
     """Per room the user is a member of."""
     cap: int = 999
+    username: str = ""
+    """The user's username folded to lower case: how messages name them (`mentions`)."""
+    muted: set[str] = field(default_factory=set)
+    """Rooms the user muted: their badges stay grey, and mention no one."""
 
     def is_member(self, room: str) -> bool:
         return room in self.unread
@@ -75,6 +91,8 @@ class Badge:
     room: str
     count: int
     cap: int = 999
+    mentions: int = 0
+    muted: bool = False
 
 
 SendBadges = Callable[[dict[Connection, set[str]]], None]

@@ -58,14 +58,14 @@ async def render_room(
         html = await render_template("partials/room_panel.html", **context)
         return html, status, {"Vary": "HX-Target"}
     my_rooms = await rooms.rooms_of(user)
-    unread = {key: u.count for key, u in (await reads.unread_in(chat(), user, my_rooms)).items()}
-    unread[str(room.id)] = 0  # on screen: read now
+    unread = await reads.unread_in(chat(), user, my_rooms)
+    unread.pop(str(room.id), None)  # on screen: read now
     html = await render_template(
         "pages/room.html",
         **context,
         my_rooms=my_rooms,
         unread=unread,
-        unread_total=sum(unread.values()),
+        unread_total=sum(u.count for u in unread.values()),
         live=True,
     )
     return html, status, {"Vary": "HX-Target"}

@@ -12,9 +12,16 @@ import jinja2
 from quart import Quart
 
 from tac.chat.presence import RoomPresence
-from tac.events import JOINED, LEFT, ROOM_READ, TYPING, UNREAD, Event
+from tac.events import JOINED, LEFT, MENTION, ROOM_READ, TYPING, UNREAD, Event
 from tac.hub import Badge, Render, Typing
-from tac.web.api.serialize import posted_event, presence_event, read_event, typing_event
+from tac.web.api.serialize import (
+    mention_event,
+    posted_event,
+    presence_event,
+    read_event,
+    typing_event,
+)
+from tac.web.markup import FILTERS
 
 
 def make_renderer(app: Quart) -> Render:
@@ -22,6 +29,7 @@ def make_renderer(app: Quart) -> Render:
     wants a plain call, so the same templates are loaded into a synchronous environment."""
     env = jinja2.Environment(loader=app.jinja_env.loader, autoescape=True, auto_reload=False)
     env.globals["tac_settings"] = app.extensions["tac.settings"]
+    env.filters.update(FILTERS)
     push = env.get_template("partials/message_push.html")
     members = env.get_template("partials/members.html")
     badge = env.get_template("partials/unread_badge.html")
@@ -34,17 +42,25 @@ def make_renderer(app: Quart) -> Render:
                 return presence_event(event.room, payload.online)
             return members.render(presence=payload, oob=True)
         if event.kind == UNREAD and isinstance(payload, Badge):
-            return badge.render(badge_room=payload.room, badge_count=payload.count, oob=True)
+            return badge.render(
+                badge_room=payload.room,
+                badge_count=payload.count,
+                badge_mentions=payload.mentions,
+                badge_muted=payload.muted,
+                oob=True,
+            )
         if event.kind == TYPING:
             if fmt == "json":
                 return typing_event(event.room, event.user, event.name)
             names = payload.names if isinstance(payload, Typing) else ()
             return typing.render(typing_room=event.room, names=names, oob=True)
+        if event.kind == MENTION:
+            return mention_event(payload)
         if event.kind == ROOM_READ:
             return read_event(event.about, event.seq)
         if event.kind == JOINED:
             room = {"id": event.about, "slug": event.name}
-            return sidebar.render(joined=True, r=room, live=True, count=0)
+            return sidebar.render(joined=True, r=room, live=True, unread_of=None)
         if event.kind == LEFT:
             return sidebar.render(joined=False, room=event.room)
         if fmt == "json":

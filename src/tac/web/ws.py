@@ -168,6 +168,7 @@ class PageSocket:
         self.view = View(
             unread={key: RoomUnread(read=0) for key in self.known},
             cap=settings().unread_count_max,
+            username=user.username_key,
         )
         self.visiting: str = ""
         """The open room when its user is not a member (counted as a visitor there)."""
@@ -198,7 +199,9 @@ class PageSocket:
         for key, unread in counted.items():
             mine = self.view.unread.get(key)
             if mine is not None:
-                mine.counted(unread.read_seq, unread.count, unread.top)
+                mine.counted(unread.read_seq, unread.count, unread.top, unread.mentions)
+            if unread.muted:
+                self.view.muted.add(key)
 
     async def open(self, room: Room, since: object) -> str:
         """The page shows `room` now: what it missed after `since` (None: nothing, it holds
