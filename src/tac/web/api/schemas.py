@@ -175,7 +175,7 @@ class RoomList(BaseModel):
 
 
 class ReadMark(Request):
-    seq: int = Field(ge=0, le=SEQ_MAX)
+    seq: int = Field(ge=0, le=SEQ_MAX, strict=True)
     """You have read the room up to this seq (the marker never moves back, nor past the
     room's newest message)."""
 
