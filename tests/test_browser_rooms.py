@@ -117,3 +117,59 @@ async def test_badges_switching_without_a_new_socket_and_reading_clears_every_ta
     assert len(ada_sockets) == 1, ada_sockets
     for page in (ada, bob, other_tab):
         await page.context.close()
+
+
+async def test_a_mention_elsewhere_gets_a_mention_badge_then_shows_below_the_divider(
+    browser: Browser, base_url: str, repo_root: Path, app: Any
+) -> None:
+    ada = await sign_up(browser, base_url, "Ada")
+    bob = await sign_up(browser, base_url, "Bob")
+    ada_name = await username_of(ada)
+    design = await create_room(bob, base_url, unique("design").replace("_", "-"))
+    chatter = await create_room(bob, base_url, unique("random").replace("_", "-"))
+    for slug in (design, chatter):
+        await join_room(ada, base_url, slug)
+    ids = {slug: str((await Room.find_one(Room.slug == slug)).id) for slug in (design, chatter)}  # type: ignore[union-attr]
+    await ada.goto(f"{base_url}/rooms/general")
+
+    await bob.goto(f"{base_url}/rooms/{chatter}")
+    await say(bob, "Lunch at noon?")
+    await say(bob, "The usual place")
+    await bob.goto(f"{base_url}/rooms/{design}")
+    await say(bob, "Morning! The new sidebar is up for review.")
+    # "@" and the start of a name offer the room's members; Tab takes the first.
+    await bob.locator("#composer-body").press_sequentially(f"@{ada_name[:5]}")
+    offer = bob.locator("#mention-suggestions button", has_text=f"@{ada_name}")
+    await expect(offer).to_be_visible()
+    await bob.locator("#composer-body").press("Tab")
+    await expect(bob.locator("#composer-body")).to_have_value(f"@{ada_name} ")
+    await bob.locator("#composer-body").press_sequentially("could you look at the badges?")
+    await bob.locator("#composer-body").press("Enter")
+    mention_text = f"@{ada_name} could you look at the badges?"
+    await expect(bob.locator("#messages article", has_text=mention_text)).to_be_visible()
+
+    design_badge = ada.locator(f"#unread-{ids[design]}")
+    await expect(design_badge).to_have_text("2", timeout=5000)
+    await expect(design_badge).to_have_class(re.compile(r"\bmentioned\b"))
+    await expect(design_badge).to_have_attribute("aria-label", "2 unread, 1 mention")
+    chatter_badge = ada.locator(f"#unread-{ids[chatter]}")
+    await expect(chatter_badge).to_have_text("2")
+    await expect(chatter_badge).not_to_have_class(re.compile(r"\bmentioned\b"))
+    await expect(ada).to_have_title("(4) #general · Tac")
+    await ada.screenshot(path=str(repo_root / "docs" / "mention-badge.png"))
+
+    await ada.locator(f"#my-rooms a[data-room='{ids[design]}']").click()
+    await expect(ada.locator("h1")).to_contain_text(f"#{design}")
+    below = ada.locator("#unread-divider ~ article")
+    await expect(below).to_have_count(2)
+    highlighted = ada.locator("#messages .body.mentions-me")
+    await expect(highlighted).to_have_count(1)
+    await expect(highlighted).to_have_text(mention_text)
+    await expect(below.last.locator(".body.mentions-me")).to_have_count(1)
+    link = highlighted.locator("a.mention")
+    await expect(link).to_have_attribute("href", f"/users/{ada_name.lower()}")
+    await expect(design_badge).to_be_empty()
+    await expect(ada).to_have_title(f"(2) #{design} · Tac")
+    await ada.screenshot(path=str(repo_root / "docs" / "mentions.png"))
+    for page in (ada, bob):
+        await page.context.close()

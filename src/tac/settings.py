@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     badge_interval_seconds: float = 1.0
     """A socket gets at most one sidebar badge update per room per this long, carrying the
     latest counts: never one frame per message per member."""
+    mention_suggestions_max: int = 8
+    """People offered after `@` in the composer, at most."""
+    room_mention_members_max: int = 50
+    """`@room` (which notifies every member) is refused in rooms with more members."""
     typing_throttle_seconds: float = 3.0
     """A typist's "is typing" goes out at most once per this long per room."""
     typing_expire_seconds: float = 6.0

@@ -169,7 +169,106 @@
     socket.send(JSON.stringify({ typing: panel().dataset.room }));
   });
 
+  // -- "@" in the composer offers the room's members: a list the server renders (htmx) ----
+  function mentionQuery(area) {
+    var before = area.value.slice(0, area.selectionStart);
+    var found = /(^|[^\w.@\/-])@([A-Za-z0-9_.-]{0,32})$/.exec(before);
+    return found ? { start: before.length - found[2].length - 1, prefix: found[2] } : null;
+  }
+  function suggestions() { return document.getElementById("mention-suggestions"); }
+  document.addEventListener("input", function (e) {
+    var list = suggestions();
+    if (e.target.id !== "composer-body" || !list || !window.htmx) return;
+    var query = mentionQuery(e.target);
+    if (!query) { list.innerHTML = ""; return; }
+    htmx.ajax("GET", list.dataset.url + "?q=" + encodeURIComponent(query.prefix),
+      { target: "#mention-suggestions", swap: "innerHTML" });
+  });
+  function mention(username) {
+    var area = document.getElementById("composer-body");
+    var query = area && mentionQuery(area);
+    if (!query) return;
+    var after = area.value.slice(area.selectionStart);
+    area.value = area.value.slice(0, query.start) + "@" + username + " " + after;
+    var caret = query.start + username.length + 2;
+    area.setSelectionRange(caret, caret);
+    area.focus();
+    suggestions().innerHTML = "";
+  }
+  document.addEventListener("click", function (e) {
+    var choice = e.target.closest && e.target.closest("#mention-suggestions button");
+    if (choice) mention(choice.dataset.username);
+  });
+  // Tab or Enter takes the first offer (before Enter would send), Escape closes the list.
+  document.addEventListener("keydown", function (e) {
+    var list = suggestions();
+    if (e.target.id !== "composer-body" || !list) return;
+    var first = list.querySelector("button");
+    if (!first) return;
+    if (e.key === "Escape") list.innerHTML = "";
+    if ((e.key === "Tab" || e.key === "Enter") && !e.shiftKey) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      mention(first.dataset.username);
+    }
+  }, true);
+  document.addEventListener("htmx:wsAfterSend", function () {
+    var list = suggestions();
+    if (list) list.innerHTML = "";
+  });
+
+  // -- mentions and notifications --------------------------------------------------------
+  // A message naming me (or @room) is highlighted; while the tab is hidden, a mention (here
+  // or in another room's badge) shows a browser notification if allowed and not muted.
+  function layout() { return document.querySelector(".layout[data-me]"); }
+  var mentionsSeen = {};  // room id -> mention count its badge showed
+  function checkMentions(live) {
+    var me = layout();
+    if (!me) return;
+    document.querySelectorAll("#messages .body[data-mentions]:not(.checked)").forEach(function (el) {
+      el.classList.add("checked");
+      var names = el.dataset.mentions.split(" ");
+      if (el.dataset.author === me.dataset.meId) return;
+      if (names.indexOf(me.dataset.me) < 0 && names.indexOf("room") < 0) return;
+      el.classList.add("mentions-me");
+      var room = panel();
+      if (live && !(room && room.dataset.muted)) {
+        var author = el.closest("article").querySelector(".author");
+        notify((author ? author.textContent : "Someone") + " mentioned you", el.textContent);
+      }
+    });
+    document.querySelectorAll("#my-rooms .unread").forEach(function (el) {
+      var room = el.id.slice("unread-".length);
+      var count = parseInt(el.dataset.mentions || "0", 10);
+      if (live && count > (mentionsSeen[room] || 0) && !el.classList.contains("muted")) {
+        var link = el.closest("a");
+        notify("You were mentioned in " + (link ? link.firstChild.textContent.trim() : "a room"), "");
+      }
+      mentionsSeen[room] = count;
+    });
+  }
+  function notify(title, body) {
+    if (!document.hidden || !("Notification" in window)) return;
+    if (Notification.permission !== "granted") return;
+    new Notification(title, { body: body.slice(0, 200), tag: "tac-mention" });
+  }
+  document.addEventListener("htmx:wsAfterMessage", function () { checkMentions(true); });
+  document.addEventListener("htmx:afterSettle", function () { checkMentions(false); });
+  document.addEventListener("DOMContentLoaded", function () {
+    checkMentions(false);
+    var offer = document.getElementById("notify-offer");
+    if (offer && layout() && "Notification" in window && Notification.permission === "default") {
+      offer.hidden = false;
+      document.getElementById("notify-enable").addEventListener("click", function () {
+        Notification.requestPermission().then(function () { offer.hidden = true; });
+      });
+    }
+  });
+
   // Deferred scripts run before htmx starts on DOMContentLoaded: open at the newest
   // message, so the history trigger at the top is not "revealed" by the first paint.
-  if (document.getElementById("messages")) window.scrollTo(0, document.body.scrollHeight);
+  // A link to one message (from Mentions) opens at it; else at the newest message.
+  var target = /^#msg-[0-9a-f]+$/.test(location.hash) && document.querySelector(location.hash);
+  if (target) target.scrollIntoView({ block: "center" });
+  else if (document.getElementById("messages")) window.scrollTo(0, document.body.scrollHeight);
 })();

@@ -5,7 +5,9 @@ from __future__ import annotations
 from quart import Blueprint, ResponseReturnValue, redirect, render_template, request, url_for
 
 from tac.chat import messages, reads, rooms
+from tac.chat.accounts import user_by_username
 from tac.chat.errors import ChatError
+from tac.chat.mentions import check_room_mention, mentions_of
 from tac.chat.presence import room_presence
 from tac.models import Room, User
 from tac.web import chat, settings
@@ -50,6 +52,7 @@ async def render_room(
         "last_seq": held,
         "presence": await room_presence(chat().presence, room, settings().presence_list_max),
         "is_member": membership is not None,
+        "muted": membership is not None and membership.muted,
         "unread_from": next((m.seq for m in page if m.seq > read_seq and m.author != user.id), 0),
         "error": error,
         "draft": draft,
@@ -84,6 +87,7 @@ async def post_message(slug: str) -> ResponseReturnValue:
     room = await rooms.room_by_slug(slug)
     body = (await request.form).get("body", "")
     try:
+        await check_room_mention(chat(), room, body)
         await messages.post_message(chat(), await me(), room, body)
     except ChatError as e:
         return await render_room(room, error=e, draft=body, status=422)
@@ -127,3 +131,35 @@ async def rooms_directory() -> ResponseReturnValue:
         form=form,
     )
     return html, (200 if error is None else 422)
+
+
+@bp.post("/rooms/<slug>/mute")
+@login_required
+async def mute(slug: str) -> ResponseReturnValue:
+    """Mute (muted=1) or unmute a room: its badge stays grey, no notification comes from it."""
+    muted = (await request.form).get("muted") == "1"
+    await reads.set_muted(await me(), await rooms.room_by_slug(slug), muted)
+    return redirect(url_for("pages.room", slug=slug))
+
+
+@bp.get("/mentions")
+@login_required
+async def mentions_view() -> ResponseReturnValue:
+    """The messages that mention me, newest first, each linking to it in its room."""
+    user = await me()
+    return await render_template(
+        "pages/mentions.html",
+        found=await mentions_of(user, settings().history_page_size),
+        my_rooms=await rooms.rooms_of(user),
+    )
+
+
+@bp.get("/users/<username>")
+@login_required
+async def person(username: str) -> ResponseReturnValue:
+    """Who someone is: where an `@username` in a message leads."""
+    return await render_template(
+        "pages/user.html",
+        person=await user_by_username(username),
+        my_rooms=await rooms.rooms_of(await me()),
+    )

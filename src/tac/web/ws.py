@@ -22,6 +22,7 @@ from quart import Blueprint, abort, render_template, websocket
 
 from tac.chat import messages, reads, rooms
 from tac.chat.errors import ChatError, Invalid
+from tac.chat.mentions import check_room_mention
 from tac.chat.messages import SEQ_MAX
 from tac.chat.typing import user_typing
 from tac.hub import Connection, RoomUnread, View
@@ -283,6 +284,7 @@ async def _post(conn: Connection, user: User, room: Room, frame: dict[str, Any])
         if not isinstance(body, str):  # not stored as the text "None" or "12345"
             body = ""
             raise Invalid("A message must be text.", field="body")
+        await check_room_mention(chat(), room, body)
         message = await messages.post_message(
             chat(),
             user,
