@@ -19,7 +19,7 @@ from tests.conftest import Person, unique
 from tests.waiting import wait_until
 from tests.web.test_ws import join, make_room, seqs
 
-BADGE = re.compile(r'<span id="unread-([0-9a-f]{24})" class="unread"[^>]*>([0-9+]*)</span>')
+BADGE = re.compile(r'<span id="unread-([0-9a-f]{24})" class="unread[^"]*"[^>]*>([0-9+]*)</span>')
 
 
 class Page:
@@ -112,9 +112,11 @@ async def two_rooms(alice: Person, bob: Person) -> tuple[str, str]:
 
 
 async def post(page: Page, room: str, *bodies: str) -> None:
+    """Post each body, and wait until the last is acknowledged (stored)."""
     for body in bodies:
-        await page.send(body=body, room=room)
-    await page.shows(bodies[-1])
+        client_id = unique("c")
+        await page.send(body=body, room=room, client_id=client_id)
+    await page.shows(f'data-client-id="{client_id}" data-seq-acked=')
 
 
 async def test_messages_in_another_room_raise_its_badge_coalesced_not_the_page(
@@ -260,3 +262,43 @@ async def test_typing_reaches_the_others_in_the_room_is_not_stored_and_expires(
         assert "is typing" not in "".join(b.frames[frames:])
         assert "is typing" not in a.text  # never shown to the typist
     assert await messages_collection().count_documents({}) == stored
+
+
+async def test_mentions_page_person_page_and_suggestions(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    r, _ = await two_rooms(alice, bob)
+    slug = (await Room.get(ObjectId(r))).slug  # type: ignore[union-attr]
+    async with page(bob, r) as b:
+        await post(b, r, f"<b>@{alice.username}</b> please review")
+    mentions = await alice.http.get("/mentions")
+    assert mentions.status_code == 200
+    assert "please review" in mentions.text
+    assert f'href="/rooms/{slug}#msg-' in mentions.text
+    link = f'<a class="mention" data-mention="{alice.username}" href="/users/{alice.username}">'
+    assert link in mentions.text
+    assert "&lt;b&gt;" in mentions.text and "<b>@" not in mentions.text  # escaped
+    assert "Nobody has mentioned you yet." in (await bob.http.get("/mentions")).text
+    person = await bob.http.get(f"/users/{alice.username.upper()}")
+    assert person.status_code == 200 and f"@{alice.username}" in person.text
+    assert (await bob.http.get("/users/nobody-by-this-name")).status_code == 404
+    offered = await bob.http.get(f"/rooms/{slug}/mentionable", params={"q": alice.username[:6]})
+    assert offered.status_code == 200
+    assert f'data-username="{alice.username}"' in offered.text
+    stranger: Person = await person_factory()
+    refused = await stranger.http.get(f"/rooms/{slug}/mentionable", params={"q": "a"})
+    assert refused.status_code == 403
+
+
+async def test_a_muted_room_keeps_a_grey_badge(person_factory: Any) -> None:
+    alice: Person = await person_factory()
+    bob: Person = await person_factory()
+    r, s = await two_rooms(alice, bob)
+    slug = (await Room.get(ObjectId(r))).slug  # type: ignore[union-attr]
+    muted = await alice.post_form(f"/rooms/{slug}/mute", {"muted": "1"}, page=f"/rooms/{slug}")
+    assert muted.status_code == 302
+    assert "Unmute #" in (await alice.http.get(f"/rooms/{slug}")).text
+    async with page(alice, s) as a, page(bob, r) as b:
+        await post(b, r, f"@{alice.username} even muted, counted")
+        await a.badge(r, "1")
+        assert re.search(rf'id="unread-{r}" class="unread mentioned muted"', a.text)
