@@ -71,8 +71,8 @@ async def page(person: Person, room: str, last_seq: int | None = None) -> AsyncI
         url, additional_headers={"Cookie": cookie}, origin=websockets.Origin(person.base_url)
     ) as ws:
         shown = Page(ws)
-        top = await room_top(room)
-        await shown.send(hello=True, room=room, last_seq=top if last_seq is None else last_seq)
+        top = await room_top(room) if last_seq is None else last_seq
+        await shown.send(hello=True, room=room, last_seq=top)
         await shown.shows('class="unread"')  # the hello's badges (of #general at least)
         try:
             yield shown
