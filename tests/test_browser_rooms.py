@@ -171,5 +171,8 @@ async def test_a_mention_elsewhere_gets_a_mention_badge_then_shows_below_the_div
     await expect(design_badge).to_be_empty()
     await expect(ada).to_have_title(f"(2) #{design} · Tac")
     await ada.screenshot(path=str(repo_root / "docs" / "mentions.png"))
+    await ada.set_viewport_size({"width": 390, "height": 844})
+    await expect(highlighted).to_be_visible()
+    await ada.screenshot(path=str(repo_root / "docs" / "mentions-phone.png"))
     for page in (ada, bob):
         await page.context.close()
