@@ -176,3 +176,44 @@ async def test_a_mention_elsewhere_gets_a_mention_badge_then_shows_below_the_div
     await ada.screenshot(path=str(repo_root / "docs" / "mentions-phone.png"))
     for page in (ada, bob):
         await page.context.close()
+
+
+HIDDEN_TAB_WITH_NOTIFICATIONS = """
+Object.defineProperty(document, "hidden", { get: () => true });
+Object.defineProperty(document, "visibilityState", { get: () => "hidden" });
+window.shown = [];
+window.Notification = class {
+  constructor(title, options) { window.shown.push([title, (options || {}).body || ""]); }
+};
+window.Notification.permission = "granted";
+"""
+
+
+async def test_a_mention_notifies_a_hidden_tab_unless_the_room_is_muted(
+    browser: Browser, base_url: str, app: Any
+) -> None:
+    bob = await sign_up(browser, base_url, "Bob")
+    ada = await sign_up(browser, base_url, "Ada")
+    ada_name = await username_of(ada)
+    loud = await create_room(bob, base_url, unique("loud").replace("_", "-"))
+    quiet = await create_room(bob, base_url, unique("quiet").replace("_", "-"))
+    for slug in (loud, quiet):
+        await join_room(ada, base_url, slug)
+    await ada.locator("form.mute button").click()  # mutes #quiet, the room she is in
+    await expect(ada.locator("form.mute button")).to_have_text(f"Unmute #{quiet}")
+    # Ada's tab is hidden from now on, and she allowed notifications.
+    await ada.add_init_script(HIDDEN_TAB_WITH_NOTIFICATIONS)
+    await ada.goto(f"{base_url}/rooms/general")
+    await bob.goto(f"{base_url}/rooms/{quiet}")
+    await say(bob, f"@{ada_name} in the muted room")
+    await bob.goto(f"{base_url}/rooms/{loud}")
+    await say(bob, f"@{ada_name} in the loud room")
+    quiet_id = str((await Room.find_one(Room.slug == quiet)).id)  # type: ignore[union-attr]
+    loud_id = str((await Room.find_one(Room.slug == loud)).id)  # type: ignore[union-attr]
+    await expect(ada.locator(f"#unread-{loud_id}")).to_have_text("1", timeout=5000)
+    await expect(ada.locator(f"#unread-{quiet_id}")).to_have_text("1", timeout=5000)
+    await expect(ada.locator(f"#unread-{quiet_id}")).to_have_class(re.compile(r"\bmuted\b"))
+    shown = await ada.evaluate("window.shown")
+    assert shown == [[f"You were mentioned in #{loud}", ""]]
+    for page in (ada, bob):
+        await page.context.close()
