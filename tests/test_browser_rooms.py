@@ -101,9 +101,13 @@ async def test_badges_switching_without_a_new_socket_and_reading_clears_every_ta
     # Read here: the badge clears in her other tab too.
     await expect(other_tab.locator(badge)).to_be_empty(timeout=5000)
 
-    # Live in the room now on screen, still on the one socket.
+    # Live in the room now on screen, still on the one socket: Bob typing, then his message.
+    await bob.locator("#composer-body").press_sequentially("Welc")
+    await expect(ada.locator("#typing")).to_have_text("Bob is typing…")
+    await expect(bob.locator("#typing")).to_have_text("")  # never one's own
     await say(bob, "Welcome, Ada")
     await expect(ada.locator("#messages article", has_text="Welcome, Ada")).to_be_visible()
+    await expect(ada.locator("#typing")).to_have_text("")  # he sent it: no longer typing
     (repo_root / "docs").mkdir(exist_ok=True)
     await ada.screenshot(path=str(repo_root / "docs" / "rooms-unread.png"))
 

@@ -27,3 +27,9 @@ async def user_typing(chat: Chat, user: User, room: Room) -> bool:
     sent[key] = now
     await chat.bus.publish(typing(str(room.id), str(user.id), user.display_name))
     return True
+
+
+def stopped_typing(chat: Chat, user: User, room: Room) -> None:
+    """`user` posted in `room`: the hubs stop showing them typing when the message arrives,
+    and their next keystroke there is announced at once."""
+    chat.typing_sent.pop((str(user.id), str(room.id)), None)

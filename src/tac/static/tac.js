@@ -215,6 +215,7 @@
   document.addEventListener("htmx:wsAfterSend", function () {
     var list = suggestions();
     if (list) list.innerHTML = "";
+    typedAt = 0;  // sent: the next keystroke starts a new "is typing"
   });
 
   // -- mentions and notifications --------------------------------------------------------

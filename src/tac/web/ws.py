@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 from quart import Blueprint, abort, render_template, websocket
 
 from tac.chat import messages, reads, rooms
-from tac.chat.errors import ChatError, Invalid
+from tac.chat.errors import ChatError, Invalid, NotFound
 from tac.chat.mentions import check_room_mention
 from tac.chat.messages import SEQ_MAX
-from tac.chat.typing import user_typing
+from tac.chat.typing import stopped_typing, user_typing
 from tac.hub import Connection, RoomUnread, View
 from tac.models import Room, User
 from tac.web import chat, hub, settings
@@ -254,6 +254,11 @@ class PageSocket:
             room = await self._room(frame["room"]) if "room" in frame else self._open_room()
             if room is not None:
                 await _post(self.conn, self.user, room, frame)
+            elif (shown := self._open_room()) is not None:  # a room deleted, say
+                body = frame["body"] if isinstance(frame["body"], str) else ""
+                state = await composer_state(shown, NotFound("No such room."), body)
+                self.conn.push(("", 0, state))
+                self.conn.flush()
         elif "open" in frame:
             room = await self._room(frame["open"])
             if room is not None:
@@ -295,6 +300,7 @@ async def _post(conn: Connection, user: User, room: Room, frame: dict[str, Any])
             known_member=str(room.id) in conn.member_of,
         )
         conn.member_of.add(str(room.id))  # checked by this post: the next needs no read
+        stopped_typing(chat(), user, room)
     except ChatError as e:
         state = await composer_state(room, e, body, client_id)
     except Exception:  # MongoDB away, say: the draft stays, the socket too
