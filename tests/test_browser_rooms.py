@@ -100,6 +100,10 @@ async def test_badges_switching_without_a_new_socket_and_reading_clears_every_ta
     await expect(ada).to_have_title(f"#{slug} · Tac")
     # Read here: the badge clears in her other tab too.
     await expect(other_tab.locator(badge)).to_be_empty(timeout=5000)
+    await other_tab.reload()  # the read marker is stored: still read after a reload
+    await expect(other_tab.locator("h1")).to_contain_text("#general")
+    await expect(other_tab.locator(badge)).to_be_empty()
+    await expect(other_tab).to_have_title("#general · Tac")
 
     # Live in the room now on screen, still on the one socket: Bob typing, then his message.
     await bob.locator("#composer-body").press_sequentially("Welc")

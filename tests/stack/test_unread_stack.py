@@ -11,6 +11,7 @@ import pytest
 from ops.stack import Stack
 from tests.conftest import Person
 from tests.stack.conftest import join, make_room
+from tests.waiting import wait_until
 from tests.web.test_page_socket import page, post
 
 pytestmark = pytest.mark.stack
@@ -54,6 +55,15 @@ async def test_a_badge_rises_across_instances_and_reading_clears_it_in_the_other
             await post(b, r, "four")
             await tab_a.shows("four")
             await tab_b.badge(r, "1", seconds=10)
+            # Bob types on instance B; alice sees it on instance A, then it goes by itself.
+            await b.send(typing=r)
+            await tab_a.shows("is typing…", seconds=10)
+            shown_at = len(tab_a.frames)
+            await wait_until(
+                lambda: re.search(r'<p id="typing"[^>]*></p>', "".join(tab_a.frames[shown_at:])),
+                15,
+                what="the typing indicator expires on the other instance",
+            )
     finally:
         await alice_b.close()
 
