@@ -152,11 +152,11 @@ class Hub:
         if conn in self.connections:
             self.connections.discard(conn)
             OPEN_SOCKETS.dec()
-            mine = self._by_user.get(conn.user)
-            if mine is not None:
-                mine.discard(conn)
-                if not mine:
-                    del self._by_user[conn.user]
+        mine = self._by_user.get(conn.user)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self._by_user[conn.user]
         self.views.pop(conn, None)
         self.names.pop(conn, None)
         self._badges.forget(conn)
@@ -186,6 +186,7 @@ class Hub:
         """`conn` is a page's socket (attached to its user's rooms): messages of its open
         room go out whole, the others raise badges (sent with `badges_now`, then live)."""
         self.views[conn] = view
+        self._by_user.setdefault(conn.user, set()).add(conn)  # in no room yet, it may join one
 
     async def open_room(self, conn: Connection, room: str) -> None:
         """The page shows `room` now. A room its user is not a member of (a visitor reading

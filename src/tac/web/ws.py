@@ -184,7 +184,8 @@ class PageSocket:
         except TimeoutError:
             frame = {}
         first = None if "hello" in frame or "last_seq" in frame else (frame or None)
-        room = await self._room(frame.get("room")) if "room" in frame else default_room
+        named = first is None and "room" in frame  # a post's room is not the one on screen
+        room = await self._room(frame["room"]) if named else default_room
         await self._count_unread()
         if room is not None:
             text = await self.open(room, frame.get("last_seq") if first is None else None)
