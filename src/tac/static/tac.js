@@ -135,22 +135,27 @@
   // (once per burst) and the badge clears in every tab and device of this user.
   var readSent = {};
   var readTimer = null;
-  function markRead() {
-    if (readTimer) return;
+  var readAgain = false;
+  function markRead() {  // at once, then at most once per 300 ms while messages pour in
+    if (readTimer) { readAgain = true; return; }
+    sendRead();
     readTimer = setTimeout(function () {
       readTimer = null;
-      var room = panel();
-      if (!socket || !room || !document.getElementById("composer")) return;
-      if (document.visibilityState !== "visible" || !document.hasFocus()) return;
-      var top = 0;
-      room.querySelectorAll("#messages [data-seq]").forEach(function (el) {
-        top = Math.max(top, +el.dataset.seq);
-      });
-      var id = room.dataset.room;
-      if (!top || top <= (readSent[id] || 0)) return;
-      readSent[id] = top;
-      socket.send(JSON.stringify({ read: id, seq: top }));
+      if (readAgain) { readAgain = false; markRead(); }
     }, 300);
+  }
+  function sendRead() {
+    var room = panel();
+    if (!socket || !room || !document.getElementById("composer")) return;
+    if (document.visibilityState !== "visible" || !document.hasFocus()) return;
+    var top = 0;
+    room.querySelectorAll("#messages [data-seq]").forEach(function (el) {
+      top = Math.max(top, +el.dataset.seq);
+    });
+    var id = room.dataset.room;
+    if (!top || top <= (readSent[id] || 0)) return;
+    readSent[id] = top;
+    socket.send(JSON.stringify({ read: id, seq: top }));
   }
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("focus", markRead);

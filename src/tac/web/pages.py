@@ -126,9 +126,9 @@ async def rooms_directory() -> ResponseReturnValue:
     html = await render_template(
         "pages/rooms.html",
         rooms=await rooms.list_rooms(),
-        my_rooms=await rooms.rooms_of(user),
         error=error,
         form=form,
+        **await sidebar(user),
     )
     return html, (200 if error is None else 422)
 
@@ -150,7 +150,7 @@ async def mentions_view() -> ResponseReturnValue:
     return await render_template(
         "pages/mentions.html",
         found=await mentions_of(user, settings().history_page_size),
-        my_rooms=await rooms.rooms_of(user),
+        **await sidebar(user),
     )
 
 
@@ -159,7 +159,11 @@ async def mentions_view() -> ResponseReturnValue:
 async def person(username: str) -> ResponseReturnValue:
     """Who someone is: where an `@username` in a message leads."""
     return await render_template(
-        "pages/user.html",
-        person=await user_by_username(username),
-        my_rooms=await rooms.rooms_of(await me()),
+        "pages/user.html", person=await user_by_username(username), **await sidebar(await me())
     )
+
+
+async def sidebar(user: User) -> dict[str, object]:
+    """The sidebar of a page without a room: the user's rooms with their unread badges."""
+    my_rooms = await rooms.rooms_of(user)
+    return {"my_rooms": my_rooms, "unread": await reads.unread_in(chat(), user, my_rooms)}
