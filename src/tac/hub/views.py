@@ -9,6 +9,7 @@ costs its members who are not looking one small frame a second, not one per mess
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,10 +24,12 @@ class RoomUnread:
     read: int
     base: int = 0
     base_top: int = 0
-    above: set[int] = field(default_factory=set)
+    above: list[int] = field(default_factory=list)
+    """Sorted. A list, not a set: a thousand sockets each holding a busy room's unread seqs
+    cost 8 bytes a seq this way (the int objects are the events' own, shared)."""
     base_mentions: int = 0
-    mentions_above: set[int] = field(default_factory=set)
-    """Of `above`, the seqs that mention the user."""
+    mentions_above: list[int] = field(default_factory=list)
+    """Of `above`, the seqs that mention the user (sorted)."""
 
     @property
     def count(self) -> int:
@@ -38,21 +41,22 @@ class RoomUnread:
 
     def posted(self, seq: int, cap: int, mentioned: bool = False) -> bool:
         """A message by someone else: True when the count changed."""
-        if seq <= self.read or seq <= self.base_top or seq in self.above:
+        if seq <= self.read or seq <= self.base_top or _holds(self.above, seq):
             return False
         if mentioned:
-            self.mentions_above.add(seq)
+            _insert(self.mentions_above, seq)
         if self.count >= cap:
             return mentioned
-        self.above.add(seq)
+        _insert(self.above, seq)
         return True
 
     def counted(self, read: int, base: int, top: int, mentions: int = 0) -> None:
         """What the database counted (unread up to `top`); the seqs seen live above stay."""
         self.read = max(self.read, read)
         self.base, self.base_top, self.base_mentions = base, top, mentions
-        self.above = {s for s in self.above if s > top and s > self.read}
-        self.mentions_above = {s for s in self.mentions_above if s > top and s > self.read}
+        floor = max(top, self.read)
+        self.above = self.above[bisect_right(self.above, floor) :]
+        self.mentions_above = self.mentions_above[bisect_right(self.mentions_above, floor) :]
 
     def read_up_to(self, seq: int) -> bool:
         """The user read the room up to `seq` (here or elsewhere): True when the count changed."""
@@ -61,9 +65,22 @@ class RoomUnread:
         mentions_before = self.mentions
         if seq >= self.base_top:
             self.base = self.base_mentions = 0
-        self.above = {s for s in self.above if s > seq}
-        self.mentions_above = {s for s in self.mentions_above if s > seq}
+        self.above = self.above[bisect_right(self.above, seq) :]
+        self.mentions_above = self.mentions_above[bisect_right(self.mentions_above, seq) :]
         return self.count != before or self.mentions != mentions_before
+
+
+def _holds(seqs: list[int], seq: int) -> bool:
+    at = bisect_left(seqs, seq)
+    return at < len(seqs) and seqs[at] == seq
+
+
+def _insert(seqs: list[int], seq: int) -> None:
+    """Into the sorted list: seqs nearly always come in order, so nearly always an append."""
+    if not seqs or seq > seqs[-1]:
+        seqs.append(seq)
+    else:
+        seqs.insert(bisect_left(seqs, seq), seq)
 
 
 @dataclass
