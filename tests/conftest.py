@@ -51,6 +51,7 @@ def settings(mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
         rate_limit_messages=10_000,
         login_address_attempts_max=100_000,  # every test signs in from 127.0.0.1
         ws_hello_timeout_seconds=2.0,
+        typing_expire_seconds=1.0,
     )
 
 

@@ -119,6 +119,8 @@ async def start_runtime(app: Quart, settings: Settings) -> Runtime:
         coalesce_max_seconds=settings.ws_coalesce_max_seconds,
         busy_deliveries_per_second=settings.ws_busy_deliveries_per_second,
         presence_push_sockets=settings.presence_push_sockets,
+        badge_interval_seconds=settings.badge_interval_seconds,
+        typing_expire_seconds=settings.typing_expire_seconds,
     )
     await hub.start()
     await chat.presence.start()

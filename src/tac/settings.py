@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     """A seq taken this long ago whose message is not stored belongs to a post that failed:
     catch-ups neither wait for it nor stop at it."""
 
+    # Unread, typing
+    unread_count_max: int = 999
+    """Unread messages counted per room at most (a badge shows 999+ beyond)."""
+    badge_interval_seconds: float = 1.0
+    """A socket gets at most one sidebar badge update per room per this long, carrying the
+    latest counts: never one frame per message per member."""
+    mention_suggestions_max: int = 8
+    """People offered after `@` in the composer, at most."""
+    room_mention_members_max: int = 50
+    """`@room` (which notifies every member) is refused in rooms with more members."""
+    typing_throttle_seconds: float = 3.0
+    """A typist's "is typing" goes out at most once per this long per room."""
+    typing_expire_seconds: float = 6.0
+    """"is typing" disappears by itself this long after the last typing event."""
+
     # Presence
     presence_ttl_seconds: float = 30.0
     """A user drops off this long after their instance stopped heartbeating."""

@@ -56,7 +56,9 @@ async def test_both_clients_in_a_room_get_the_message_and_others_do_not(
             frames = await receive_until(ws, lambda text: "hello from alice" in text)
             text = "".join(frames)
             assert seqs(frames) == [start + 1]
-            assert 'hx-swap-oob="beforeend"' in text
+            # Appended to the room's list, wherever the page shows it (no other room's).
+            room_id = str((await Room.find_one(Room.slug == slug)).id)  # type: ignore[union-attr]
+            assert f"hx-swap-oob='beforeend:#messages[data-room=\"{room_id}\"]'" in text
             assert re.search(r'class="author">[^<]*' + alice.username, text)
         # Carol's own post comes after alice's reached the room: had alice's been sent to
         # carol's socket too, it would arrive before it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tac.bus import Bus
 from tac.chat.presence import Presence
@@ -32,3 +32,5 @@ class Chat:
     """Each room's next seq (in Redis when there is one)."""
     writer: MessageWriter
     """Stores posts in batches and publishes them."""
+    typing_sent: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(user id, room id) -> when this instance last announced the user typing there."""

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from tac.chat import Chat
 from tac.chat.errors import Conflict, Invalid, NotAllowed, NotFound
 from tac.chat.text import one_line, within
-from tac.events import left
+from tac.events import joined, left
 from tac.models import Membership, Room, User
 
 GENERAL = "general"
@@ -96,20 +96,23 @@ async def list_rooms() -> list[Room]:
 
 
 async def join_room(user: User, room: Room, chat: Chat | None = None) -> Membership:
-    """The user's membership of the room, made if need be; with `chat`, the room's member
-    list shows the newcomer at once, on every instance."""
+    """Join (joining twice is fine). With `chat`, the user's open page sockets, on every
+    instance, start receiving the room at once."""
     existing = await membership_of(user, room)
     if existing is not None:
         return existing
     try:
-        joined = await Membership(user=user.id, room=room.id, last_read_seq=room.last_seq).insert()
+        membership = await Membership(
+            user=user.id, room=room.id, last_read_seq=room.last_seq
+        ).insert()
     except DuplicateKeyError:  # joined from another tab at the same moment
         found = await membership_of(user, room)
         assert found is not None
         return found
     if chat is not None:
         await chat.presence.joined(str(room.id), str(user.id))
-    return joined
+        await chat.bus.publish(joined(str(room.id), room.slug, str(user.id)))
+    return membership
 
 
 async def leave_room(chat: Chat, user: User, room: Room) -> None:

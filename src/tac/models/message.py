@@ -13,6 +13,7 @@ the collection's name and indexes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
@@ -41,6 +42,13 @@ class Message:
     client_id: str | None = None
     """The id the poster's client gave the post: a retried post with the same id is stored
     once, and the acknowledgment names it."""
+    mentions: tuple[str, ...] | None = None
+    """Who the body mentions: `@username`s folded to lower case, and "room" for `@room`.
+    Found in the body when the record is made (None), stored, so they can be counted."""
+
+    def __post_init__(self) -> None:
+        found = mentions_in(self.body) if self.mentions is None else tuple(self.mentions)
+        object.__setattr__(self, "mentions", found)
 
     def to_bson(self) -> dict[str, Any]:
         return {key: getattr(self, name) for key, name in zip(_BSON_KEYS, _NAMES, strict=True)}
@@ -58,6 +66,19 @@ class Message:
     @classmethod
     def from_bus(cls, data: Mapping[str, Any]) -> Message:
         return cls(*(decode(data.get(n, d)) for n, d, decode in _BUS_FIELDS))
+
+
+MENTION = re.compile(r"(?<![\w.@/-])@([A-Za-z0-9_][A-Za-z0-9_.-]*)")
+"""`@name` not inside a word, an address or a path; usernames are A-Z a-z 0-9 _ . -"""
+MENTIONS_MAX = 50
+
+
+def mentions_in(body: str) -> tuple[str, ...]:
+    """The names a body mentions (folded, once each, in order; "room" for `@room`)."""
+    if "@" not in body:
+        return ()
+    names = dict.fromkeys(m.rstrip(".-").lower() for m in MENTION.findall(body))
+    return tuple(names)[:MENTIONS_MAX]
 
 
 class MessageCollection(Document):

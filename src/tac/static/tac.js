@@ -144,11 +144,19 @@
     showJump(0);
   }
 
-  // On every (re)connect, say what we hold: the server sends what we missed, then live.
+  // The page's one socket (on the layout: switching rooms swaps the panel inside it).
+  var socket = null;
+  function panel() { return document.getElementById("room-panel"); }
+
+  // On every (re)connect, say which room is on screen and what we hold of it: the server
+  // sends what we missed, every sidebar badge as counted, then live.
   document.addEventListener("htmx:wsOpen", function (e) {
-    var room = e.target.closest("[data-room]");
+    socket = e.detail.socketWrapper;
+    var room = panel();
     if (!room) return;
-    e.detail.socketWrapper.send(JSON.stringify({ hello: true, last_seq: heldSeq(room) }));
+    opened = room.dataset.room;
+    socket.send(JSON.stringify({ hello: true, room: opened, last_seq: heldSeq(room) }));
+    markRead();
   });
 
   // 1008: this browser's session ended (signed out here or elsewhere, or the password
@@ -583,11 +591,192 @@
     if (!dialog.open) dialog.showModal();
   });
 
+
+  // -- one socket for every room: switching, badges, read marks, typing ----------------
+  var opened = null;  // the room the socket was last told is on screen
+
+  // A sidebar click swapped the panel (or back/forward restored one): tell the socket
+  // which room is on screen and what we hold of it; no new socket.
+  function panelOpened() {
+    var room = panel();
+    if (!room || room.dataset.room === opened) return;
+    opened = room.dataset.room;
+    if (socket) socket.send(JSON.stringify({ open: opened, last_seq: heldSeq(room) }));
+    document.querySelectorAll("#my-rooms a").forEach(function (a) {
+      if (a.dataset.room === opened) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    var badge = document.getElementById("unread-" + opened);
+    if (badge) badge.textContent = "";
+    var divider = document.getElementById("unread-divider");
+    var list = messageList();
+    if (divider) divider.scrollIntoView({ block: "center" });
+    else if (list) list.scrollTop = list.scrollHeight;
+    updateTitle();
+    markRead();
+  }
+  document.addEventListener("htmx:afterSettle", panelOpened);
+  document.addEventListener("htmx:historyRestore", panelOpened);
+
+  // The title counts what is unread in the other rooms: "(3) #general · Tac".
+  function updateTitle() {
+    var total = 0;
+    document.querySelectorAll("#my-rooms .unread").forEach(function (el) {
+      total += parseInt(el.textContent, 10) || 0;
+    });
+    var room = panel();
+    var base = room ? room.dataset.title : document.title.replace(/^\(\d+\+?\) /, "");
+    document.title = (total ? "(" + total + ") " : "") + base;
+  }
+
+  // What is on screen while the tab is visible and focused is read: the read mark moves
+  // (once per burst) and the badge clears in every tab and device of this user.
+  var readSent = {};
+  var readTimer = null;
+  var readAgain = false;
+  function markRead() {  // at once, then at most once per 300 ms while messages pour in
+    if (readTimer) { readAgain = true; return; }
+    sendRead();
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      if (readAgain) { readAgain = false; markRead(); }
+    }, 300);
+  }
+  function sendRead() {
+    var room = panel();
+    if (!socket || !room || !document.getElementById("composer")) return;
+    if (document.visibilityState !== "visible" || !document.hasFocus()) return;
+    var top = 0;
+    room.querySelectorAll("#messages [data-seq]").forEach(function (el) {
+      top = Math.max(top, +el.dataset.seq);
+    });
+    var id = room.dataset.room;
+    if (!top || top <= (readSent[id] || 0)) return;
+    readSent[id] = top;
+    socket.send(JSON.stringify({ read: id, seq: top }));
+  }
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("focus", markRead);
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    updateTitle();
+    markRead();
+  });
+
+  // "… is typing": at most one frame per few seconds while typing (the server throttles too).
+  var typedAt = 0;
+  document.addEventListener("input", function (e) {
+    if (e.target.id !== "composer-body" || !socket || !e.target.value) return;
+    var now = Date.now();
+    if (now - typedAt < 3000) return;
+    typedAt = now;
+    socket.send(JSON.stringify({ typing: panel().dataset.room }));
+  });
+
+  // -- "@" in the composer offers the room's members: a list the server renders (htmx) ----
+  function mentionQuery(area) {
+    var before = area.value.slice(0, area.selectionStart);
+    var found = /(^|[^\w.@\/-])@([A-Za-z0-9_.-]{0,32})$/.exec(before);
+    return found ? { start: before.length - found[2].length - 1, prefix: found[2] } : null;
+  }
+  function suggestions() { return document.getElementById("mention-suggestions"); }
+  document.addEventListener("input", function (e) {
+    var list = suggestions();
+    if (e.target.id !== "composer-body" || !list || !window.htmx) return;
+    var query = mentionQuery(e.target);
+    if (!query) { list.innerHTML = ""; return; }
+    htmx.ajax("GET", list.dataset.url + "?q=" + encodeURIComponent(query.prefix),
+      { target: "#mention-suggestions", swap: "innerHTML" });
+  });
+  function mention(username) {
+    var area = document.getElementById("composer-body");
+    var query = area && mentionQuery(area);
+    if (!query) return;
+    var after = area.value.slice(area.selectionStart);
+    area.value = area.value.slice(0, query.start) + "@" + username + " " + after;
+    var caret = query.start + username.length + 2;
+    area.setSelectionRange(caret, caret);
+    area.focus();
+    suggestions().innerHTML = "";
+  }
+  document.addEventListener("click", function (e) {
+    var choice = e.target.closest && e.target.closest("#mention-suggestions button");
+    if (choice) mention(choice.dataset.username);
+  });
+  // Tab or Enter takes the first offer (before Enter would send), Escape closes the list.
+  document.addEventListener("keydown", function (e) {
+    var list = suggestions();
+    if (e.target.id !== "composer-body" || !list) return;
+    var first = list.querySelector("button");
+    if (!first) return;
+    if (e.key === "Escape") list.innerHTML = "";
+    if ((e.key === "Tab" || e.key === "Enter") && !e.shiftKey) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      mention(first.dataset.username);
+    }
+  }, true);
+  document.addEventListener("htmx:wsAfterSend", function () {
+    var list = suggestions();
+    if (list) list.innerHTML = "";
+    typedAt = 0;  // sent: the next keystroke starts a new "is typing"
+  });
+
+  // -- mentions and notifications --------------------------------------------------------
+  // A message naming me (or @room) is highlighted; while the tab is hidden, a mention (here
+  // or in another room's badge) shows a browser notification if allowed and not muted.
+  function layout() { return document.querySelector(".layout[data-me]"); }
+  var mentionsSeen = {};  // room id -> mention count its badge showed
+  function checkMentions(live) {
+    var me = layout();
+    if (!me) return;
+    document.querySelectorAll("#messages .body[data-mentions]:not(.checked)").forEach(function (el) {
+      el.classList.add("checked");
+      var names = el.dataset.mentions.split(" ");
+      if (el.dataset.author === me.dataset.meId) return;
+      if (names.indexOf(me.dataset.me) < 0 && names.indexOf("room") < 0) return;
+      el.classList.add("mentions-me");
+      var room = panel();
+      if (live && !(room && room.dataset.muted)) {
+        var author = el.closest("article").querySelector(".author");
+        notify((author ? author.textContent : "Someone") + " mentioned you", el.textContent);
+      }
+    });
+    document.querySelectorAll("#my-rooms .unread").forEach(function (el) {
+      var room = el.id.slice("unread-".length);
+      var count = parseInt(el.dataset.mentions || "0", 10);
+      if (live && count > (mentionsSeen[room] || 0) && !el.classList.contains("muted")) {
+        var link = el.closest("a");
+        notify("You were mentioned in " + (link ? link.firstChild.textContent.trim() : "a room"), "");
+      }
+      mentionsSeen[room] = count;
+    });
+  }
+  function notify(title, body) {
+    if (!document.hidden || !("Notification" in window)) return;
+    if (Notification.permission !== "granted") return;
+    new Notification(title, { body: body.slice(0, 200), tag: "tac-mention" });
+  }
+  document.addEventListener("htmx:wsAfterMessage", function () { checkMentions(true); });
+  document.addEventListener("htmx:afterSettle", function () { checkMentions(false); });
+  document.addEventListener("DOMContentLoaded", function () {
+    checkMentions(false);
+    var offer = document.getElementById("notify-offer");
+    if (offer && layout() && "Notification" in window && Notification.permission === "default") {
+      offer.hidden = false;
+      document.getElementById("notify-enable").addEventListener("click", function () {
+        Notification.requestPermission().then(function () { offer.hidden = true; });
+      });
+    }
+  });
+
   // Deferred scripts run before htmx starts on DOMContentLoaded: open at the newest
-  // message, so the history trigger at the top does not meet the first paint; on a wide
-  // screen the cursor starts in the composer (on a phone that would raise the keyboard).
+  // message, so the history trigger at the top does not meet the first paint (a link to
+  // one message, from Mentions, opens at it); on a wide screen the cursor starts in the
+  // composer (on a phone that would raise the keyboard).
+  var target = /^#msg-[0-9a-f]+$/.test(location.hash) && document.querySelector(location.hash);
   var list = messageList();
-  if (list) list.scrollTop = list.scrollHeight;
+  if (target) target.scrollIntoView({ block: "center" });
+  else if (list) list.scrollTop = list.scrollHeight;
   var composer = document.getElementById("composer-body");
   if (composer && window.matchMedia("(min-width: 641px)").matches) {
     composer.focus({ preventScroll: true });

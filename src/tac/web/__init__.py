@@ -30,8 +30,10 @@ def settings() -> Settings:
 
 def register_web(app: Quart) -> None:
     from tac.web import api, auth, errors, fragments, headers, ops, pages, token_page, ws
+    from tac.web.markup import FILTERS
 
     app.jinja_env.globals["tac_settings"] = app.extensions["tac.settings"]
+    app.jinja_env.filters.update(FILTERS)
     headers.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

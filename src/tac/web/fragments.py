@@ -1,4 +1,4 @@
-"""Pieces of pages that htmx asks for: history pages."""
+"""Pieces of pages that htmx asks for: history pages, who to mention."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from quart import Blueprint, ResponseReturnValue, render_template, request
 
 from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
+from tac.chat.mentions import mentionable
 from tac.chat.messages import SEQ_MAX
 from tac.web import settings
-from tac.web.auth import login_required
+from tac.web.auth import current_user, login_required
 
 bp = Blueprint("fragments", __name__)
 
@@ -33,4 +34,19 @@ async def history(slug: str) -> ResponseReturnValue:
     first_seq = max(before - size, 1)
     return await render_template(
         "partials/history.html", room=room, messages=page, first_seq=first_seq
+    )
+
+
+@bp.get("/rooms/<slug>/mentionable")
+@login_required
+async def mention_suggestions(slug: str) -> ResponseReturnValue:
+    """After `@` in the composer: the room's members whose username starts with `q`."""
+    room = await rooms.room_by_slug(slug)
+    prefix = request.args.get("q", "")[:40]
+    user = await current_user()
+    assert user is not None
+    found = await mentionable(user, room, prefix, settings().mention_suggestions_max)
+    offer_room = "room".startswith(prefix.lower()) and bool(prefix)
+    return await render_template(
+        "partials/mention_suggestions.html", people=found, offer_room=offer_room
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from quart import Blueprint, ResponseReturnValue, redirect, render_template, request, url_for
 
-from tac.chat import messages, rooms
+from tac.chat import messages, reads, rooms
+from tac.chat.accounts import user_by_username
 from tac.chat.errors import ChatError
+from tac.chat.mentions import check_room_mention, mentions_of
 from tac.chat.presence import room_presence
 from tac.models import Room, User
 from tac.web import chat, settings
@@ -37,21 +39,41 @@ async def render_room(
     held = messages.held_through(
         first_seq - 1, page, room.last_seq, room.last_seq_at, settings().seq_abandoned_seconds
     )
-    html = await render_template(
-        "pages/room.html",
-        room=room,
-        messages=page,
-        first_seq=first_seq,
-        last_seq=held,
-        presence=await room_presence(
+    membership = await rooms.membership_of(user, room)
+    read_seq = membership.last_read_seq if membership is not None else room.last_seq
+    # A sidebar click asks for the panel alone; a page (or back/forward) for all of it.
+    panel_only = request.headers.get("HX-Target") == "room-panel" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    context = {
+        "room": room,
+        "messages": page,
+        "first_seq": first_seq,
+        "last_seq": held,
+        "presence": await room_presence(
             chat().presence, room, settings().presence_list_max, viewer=str(user.id)
         ),
-        is_member=await rooms.membership_of(user, room) is not None,
-        my_rooms=await rooms.rooms_of(user),
-        error=error,
-        draft=draft,
+        "is_member": membership is not None,
+        "muted": membership is not None and membership.muted,
+        "unread_from": next((m.seq for m in page if m.seq > read_seq and m.author != user.id), 0),
+        "error": error,
+        "draft": draft,
+    }
+    if panel_only:
+        html = await render_template("partials/room_panel.html", **context)
+        return html, status, {"Vary": "HX-Target"}
+    my_rooms = await rooms.rooms_of(user)
+    unread = await reads.unread_in(chat(), user, my_rooms)
+    unread.pop(str(room.id), None)  # on screen: read now
+    html = await render_template(
+        "pages/room.html",
+        **context,
+        my_rooms=my_rooms,
+        unread=unread,
+        unread_total=sum(u.count for u in unread.values()),
+        live=True,
     )
-    return html, status
+    return html, status, {"Vary": "HX-Target"}
 
 
 @bp.get("/rooms/<slug>")
@@ -67,6 +89,7 @@ async def post_message(slug: str) -> ResponseReturnValue:
     room = await rooms.room_by_slug(slug)
     body = (await request.form).get("body", "")
     try:
+        await check_room_mention(chat(), room, body)
         await messages.post_message(chat(), await me(), room, body)
     except ChatError as e:
         return await render_room(room, error=e, draft=body, status=422)
@@ -105,8 +128,44 @@ async def rooms_directory() -> ResponseReturnValue:
     html = await render_template(
         "pages/rooms.html",
         rooms=await rooms.list_rooms(),
-        my_rooms=await rooms.rooms_of(user),
         error=error,
         form=form,
+        **await sidebar(user),
     )
     return html, (200 if error is None else 422)
+
+
+@bp.post("/rooms/<slug>/mute")
+@login_required
+async def mute(slug: str) -> ResponseReturnValue:
+    """Mute (muted=1) or unmute a room: its badge stays grey, no notification comes from it."""
+    muted = (await request.form).get("muted") == "1"
+    await reads.set_muted(await me(), await rooms.room_by_slug(slug), muted)
+    return redirect(url_for("pages.room", slug=slug))
+
+
+@bp.get("/mentions")
+@login_required
+async def mentions_view() -> ResponseReturnValue:
+    """The messages that mention me, newest first, each linking to it in its room."""
+    user = await me()
+    return await render_template(
+        "pages/mentions.html",
+        found=await mentions_of(user, settings().history_page_size),
+        **await sidebar(user),
+    )
+
+
+@bp.get("/users/<username>")
+@login_required
+async def person(username: str) -> ResponseReturnValue:
+    """Who someone is: where an `@username` in a message leads."""
+    return await render_template(
+        "pages/user.html", person=await user_by_username(username), **await sidebar(await me())
+    )
+
+
+async def sidebar(user: User) -> dict[str, object]:
+    """The sidebar of a page without a room: the user's rooms with their unread badges."""
+    my_rooms = await rooms.rooms_of(user)
+    return {"my_rooms": my_rooms, "unread": await reads.unread_in(chat(), user, my_rooms)}

@@ -1,7 +1,13 @@
-"""The room's WebSocket: catch-up on (re)connect, then live fragments; the composer's posts.
+"""The page's one WebSocket: every room of its user, whichever room the page shows.
 
 Frames from the browser are JSON (the htmx ws extension sends the form's fields and a
-HEADERS object). The first one says which seq the page holds: {"hello": true, "last_seq": N}.
+HEADERS object). The first one names the room on screen and the seq the page holds of it:
+{"hello": true, "room": <room id>, "last_seq": N} (`/rooms/<slug>/ws` names the room in
+its path). The page then gets what it missed of that room, every sidebar badge as the
+database counts it, and live: the open room's messages whole, the others' badges.
+Later frames: a post {"body", "client_id", "room"}, a room switch {"open": <room id>,
+"last_seq": N} (the panel was swapped: no new socket), {"read": <room id>, "seq": N}
+(the page showed the room up to N), {"typing": <room id>}.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, abort, render_template, websocket
 
-from tac.chat import messages, rooms
-from tac.chat.errors import ChatError, Invalid
+from tac.chat import messages, reads, rooms
+from tac.chat.errors import ChatError, Invalid, NotFound
+from tac.chat.mentions import check_room_mention
 from tac.chat.messages import SEQ_MAX
-from tac.hub import Connection
+from tac.chat.typing import stopped_typing, user_typing
+from tac.hub import Connection, RoomUnread, View
 from tac.models import Room, User
-from tac.web import chat, settings
+from tac.web import chat, hub, settings
 from tac.web.auth import current_session_id, current_user
 from tac.web.socket_lifetime import BadFrame, attached, run_until_closed
 
@@ -111,64 +119,178 @@ async def composer_state(
     )
 
 
+@bp.websocket("/ws")
+async def page_socket() -> None:
+    """The page's socket; its hello names the room on screen."""
+    await _serve("")
+
+
 @bp.websocket("/rooms/<slug>/ws")
 async def room_socket(slug: str) -> None:
+    """The same socket, opened on `slug` unless its hello names another room."""
+    await _serve(slug)
+
+
+async def _serve(slug: str) -> None:
     user = await current_user()
     if user is None:
         abort(401)
     if not same_origin():
         abort(403)
-    try:
-        room = await rooms.room_by_slug(slug)
-    except ChatError:
-        abort(404)
+    default_room = None
+    if slug:
+        try:
+            default_room = await rooms.room_by_slug(slug)
+        except ChatError:
+            abort(404)
     await websocket.accept()
     session = await current_session_id()
     conn = Connection(str(user.id), "html", settings().ws_send_queue_max, session=session)
-    async with attached(conn, [str(room.id)]):  # closed (1008) if its session just ended
-        if conn.closing.is_set():
+    joined = await rooms.rooms_of(user)
+    # Subscribed to every room of the user first: nothing published after a count is lost.
+    async with attached(conn, [str(room.id) for room in joined]):
+        if conn.closing.is_set():  # closed (1008): its session just ended
             return
-        first = await _hello(conn, room)
-        await run_until_closed(conn, _read(conn, user, room, first))
+        page = PageSocket(conn, user, joined)
+        try:
+            first = await page.hello(default_room)
+            await run_until_closed(conn, page.read(first))
+        finally:
+            await page.leave_visited()
 
 
-async def _hello(conn: Connection, room: Room) -> dict[str, Any] | None:
-    """Send what the client missed. Returns the first frame when it was not a hello."""
-    try:
-        timeout = settings().ws_hello_timeout_seconds
-        frame = parse_frame(await asyncio.wait_for(websocket.receive(), timeout))
-    except TimeoutError:
-        frame = {}
-    if "last_seq" not in frame:
-        conn.caught_up(str(room.id), (await rooms.room_by_id(str(room.id))).last_seq)
-        return frame or None
-    since = frame["last_seq"]
-    if type(since) is not int or not 0 <= since <= SEQ_MAX:
-        raise BadFrame("`last_seq` must be a whole number from 0.")
-    # The client says the seq up to which it holds everything; it gets what follows, and
-    # its mark moves only as far as the catch-up leaves no hole that may still fill.
-    caught = await messages.missed_since(chat(), room, since)
-    conn.caught_up(str(room.id), caught.mark, caught.sent)
-    await websocket.send(await pending_fragment(room, caught))
-    return None
+class PageSocket:
+    """One page's socket after its handshake: the room on screen, and the frames it sends."""
+
+    def __init__(self, conn: Connection, user: User, joined: list[Room]) -> None:
+        self.conn = conn
+        self.user = user
+        self.known: dict[str, Room] = {str(room.id): room for room in joined}
+        self.view = View(
+            unread={key: RoomUnread(read=0) for key in self.known},
+            cap=settings().unread_count_max,
+            username=user.username_key,
+        )
+        self.visiting: str = ""
+        """The open room when its user is not a member (counted as a visitor there)."""
+
+    async def hello(self, default_room: Room | None) -> dict[str, Any] | None:
+        """Show the room the hello names, send what the page missed of it and every badge.
+        Returns the first frame when it was not a hello."""
+        hub().show(self.conn, self.view)  # live posts count from here on
+        try:
+            timeout = settings().ws_hello_timeout_seconds
+            frame = parse_frame(await asyncio.wait_for(websocket.receive(), timeout))
+        except TimeoutError:
+            frame = {}
+        first = None if "hello" in frame or "last_seq" in frame else (frame or None)
+        named = first is None and "room" in frame  # a post's room is not the one on screen
+        room = await self._room(frame["room"]) if named else default_room
+        await self._count_unread()
+        if room is not None:
+            text = await self.open(room, frame.get("last_seq") if first is None else None)
+            if text:
+                await websocket.send(text)
+        hub().badges_now(self.conn)
+        return first
+
+    async def _count_unread(self) -> None:
+        ids = [room.id for room in self.known.values()]
+        fresh = await Room.find({"_id": {"$in": ids}}).to_list()  # read after `show`
+        counted = await reads.unread_in(chat(), self.user, fresh)
+        for key, unread in counted.items():
+            mine = self.view.unread.get(key)
+            if mine is not None:
+                mine.counted(unread.read_seq, unread.count, unread.top, unread.mentions)
+            if unread.muted:
+                self.view.muted.add(key)
+
+    async def open(self, room: Room, since: object) -> str:
+        """The page shows `room` now: what it missed after `since` (None: nothing, it holds
+        the room up to now), as the fragment to send."""
+        key = str(room.id)
+        self.known[key] = room
+        if self.visiting and self.visiting != key:
+            await chat().presence.leave(self.visiting, self.conn.user)
+            self.visiting = ""
+        if not self.view.is_member(key) and self.visiting != key:
+            self.visiting = key
+            await chat().presence.arrive(key, self.conn.user)
+        await hub().open_room(self.conn, key)
+        if since is None:
+            self.conn.caught_up(key, (await rooms.room_by_id(key)).last_seq)
+            return ""
+        if type(since) is not int or not 0 <= since <= SEQ_MAX:
+            raise BadFrame("`last_seq` must be a whole number from 0.")
+        # The client says the seq up to which it holds everything; it gets what follows, and
+        # its mark moves only as far as the catch-up leaves no hole that may still fill.
+        caught = await messages.missed_since(chat(), room, since)
+        self.conn.caught_up(key, caught.mark, caught.sent)
+        return await pending_fragment(room, caught)
+
+    async def leave_visited(self) -> None:
+        if self.visiting:
+            await chat().presence.leave(self.visiting, self.conn.user)
+            self.visiting = ""
+
+    async def _room(self, ref: object) -> Room | None:
+        """The room a frame names by id; None when there is no such room (deleted, say)."""
+        if not isinstance(ref, str):
+            raise BadFrame("a room is named by its id, a string")
+        if ref in self.known:
+            return self.known[ref]
+        try:
+            return await rooms.room_by_id(ref)
+        except ChatError:
+            return None
+
+    async def read(self, first: dict[str, Any] | None) -> None:
+        if first is not None:
+            await self.handle(first)
+        while True:
+            await self.handle(parse_frame(await websocket.receive()))
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        if "body" in frame:
+            room = await self._room(frame["room"]) if "room" in frame else self._open_room()
+            if room is not None:
+                await _post(self.conn, self.user, room, frame)
+            elif (shown := self._open_room()) is not None:  # a room deleted, say
+                body = frame["body"] if isinstance(frame["body"], str) else ""
+                state = await composer_state(shown, NotFound("No such room."), body)
+                self.conn.push(("", 0, state))
+                self.conn.flush()
+        elif "open" in frame:
+            room = await self._room(frame["open"])
+            if room is not None:
+                text = await self.open(room, frame.get("last_seq"))
+                if text:
+                    self.conn.push(("", 0, text))
+                    self.conn.flush()
+        elif "read" in frame:
+            room = await self._room(frame["read"])
+            if room is not None and self.view.is_member(str(room.id)):
+                try:
+                    await reads.mark_read(chat(), self.user, room, frame.get("seq"))
+                except ChatError as e:  # left meanwhile, or a seq that is no number
+                    log.info("read mark of %s refused: %s", room.slug, e.message)
+        elif "typing" in frame:
+            room = await self._room(frame["typing"])
+            if room is not None and self.view.is_member(str(room.id)):
+                await user_typing(chat(), self.user, room)
+
+    def _open_room(self) -> Room | None:
+        return self.known.get(self.view.open)
 
 
-async def _read(conn: Connection, user: User, room: Room, first: dict[str, Any] | None) -> None:
-    if first is not None:
-        await _handle(conn, user, room, first)
-    while True:
-        await _handle(conn, user, room, parse_frame(await websocket.receive()))
-
-
-async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any]) -> None:
-    if "body" not in frame:
-        return
+async def _post(conn: Connection, user: User, room: Room, frame: dict[str, Any]) -> None:
     body = frame["body"]
     client_id = frame.get("client_id")
     try:
         if not isinstance(body, str):  # not stored as the text "None" or "12345"
             body = ""
             raise Invalid("A message must be text.", field="body")
+        await check_room_mention(chat(), room, body)
         message = await messages.post_message(
             chat(),
             user,
@@ -179,6 +301,7 @@ async def _handle(conn: Connection, user: User, room: Room, frame: dict[str, Any
             known_member=str(room.id) in conn.member_of,
         )
         conn.member_of.add(str(room.id))  # checked by this post: the next needs no read
+        stopped_typing(chat(), user, room)
     except ChatError as e:
         state = await composer_state(room, e, body, client_id)
     except Exception:  # MongoDB away, say: the draft stays, the socket too

@@ -108,7 +108,7 @@ async def api_docs() -> ResponseReturnValue:
 
 
 def init_app(app: Quart) -> None:
-    from tac.web.api import messages, rooms, stream, tokens, users  # noqa: F401  (their routes)
+    from tac.web.api import mentions, messages, rooms, stream, tokens, users  # noqa: F401
 
     QuartSchema(
         app,

@@ -6,6 +6,7 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 
 from tac.chat import messages, rooms
 from tac.chat.errors import Invalid
+from tac.chat.mentions import check_room_mention
 from tac.web import chat, settings
 from tac.web.api import bp, errors
 from tac.web.api.auth import api_user
@@ -45,5 +46,6 @@ async def post_message(slug: str, data: MessageCreate) -> tuple[MessageOut, int]
     """Post a message to a room you are in. It is stored before anyone is told of it."""
     user = await api_user()
     room = await rooms.room_by_slug(slug)
+    await check_room_mention(chat(), room, data.body)
     message = await messages.post_message(chat(), user, room, data.body, data.client_id)
     return MessageOut.of(message), 201

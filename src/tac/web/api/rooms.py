@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from tac.chat import rooms
+from tac.chat import reads, rooms
 from tac.web import chat
 from tac.web.api import bp, errors
 from tac.web.api.auth import api_user
-from tac.web.api.schemas import MemberList, MemberOut, RoomCreate, RoomList, RoomOut, RoomsQuery
+from tac.web.api.schemas import (
+    MemberList,
+    MemberOut,
+    ReadMark,
+    RoomCreate,
+    RoomList,
+    RoomOut,
+    RoomsQuery,
+)
 
 
 @bp.get("/rooms")
@@ -16,10 +24,15 @@ from tac.web.api.schemas import MemberList, MemberOut, RoomCreate, RoomList, Roo
 @validate_response(RoomList)
 @errors(401, 422)
 async def list_rooms(query_args: RoomsQuery) -> RoomList:
-    """Every room (the directory), each saying whether you joined it; `joined` filters."""
+    """Every room (the directory), each saying whether you joined it and, if you did, how
+    many messages are unread there and how many of them mention you; `joined` filters."""
     user = await api_user()
-    mine = {room.id for room in await rooms.rooms_of(user)}
-    listed = [RoomOut.of(room, joined=room.id in mine) for room in await rooms.list_rooms()]
+    mine = await rooms.rooms_of(user)
+    unread = await reads.unread_in(chat(), user, mine)
+    listed = [
+        RoomOut.of(room, joined=str(room.id) in unread, unread=unread.get(str(room.id)))
+        for room in await rooms.list_rooms()
+    ]
     if query_args.joined is not None:
         listed = [room for room in listed if room.joined == query_args.joined]
     return RoomList(rooms=listed)
@@ -40,10 +53,11 @@ async def create_room(data: RoomCreate) -> tuple[RoomOut, int]:
 @validate_response(RoomOut)
 @errors(401, 404)
 async def get_room(slug: str) -> RoomOut:
-    """One room, by slug."""
+    """One room, by slug (with your unread counts if you are in it)."""
     user = await api_user()
     room = await rooms.room_by_slug(slug)
-    return RoomOut.of(room, joined=await rooms.membership_of(user, room) is not None)
+    unread = (await reads.unread_in(chat(), user, [room])).get(str(room.id))
+    return RoomOut.of(room, joined=unread is not None, unread=unread)
 
 
 @bp.post("/rooms/<slug>/join")
@@ -54,7 +68,8 @@ async def join_room(slug: str) -> RoomOut:
     user = await api_user()
     room = await rooms.room_by_slug(slug)
     await rooms.join_room(user, room, chat())
-    return RoomOut.of(room, joined=True)
+    unread = (await reads.unread_in(chat(), user, [room])).get(str(room.id))
+    return RoomOut.of(room, joined=True, unread=unread)
 
 
 @bp.post("/rooms/<slug>/leave")
@@ -79,3 +94,18 @@ async def room_members(slug: str) -> MemberList:
     presence = chat().presence
     online = await presence.online(str(room.id)) | await presence.online_anywhere()
     return MemberList(members=[MemberOut.of_member(u, online=str(u.id) in online) for u in in_room])
+
+
+@bp.post("/rooms/<slug>/read")
+@validate_request(ReadMark)
+@validate_response(RoomOut)
+@errors(400, 401, 403, 404, 422)
+async def read_room(slug: str, data: ReadMark) -> RoomOut:
+    """Move your read marker of a room you are in up to `seq`: its unread count and your
+    badges in every browser follow, and your streams get a `room.read` event."""
+    user = await api_user()
+    room = await rooms.room_by_slug(slug)
+    await reads.mark_read(chat(), user, room, data.seq)
+    room = await rooms.room_by_slug(slug)
+    unread = (await reads.unread_in(chat(), user, [room])).get(str(room.id))
+    return RoomOut.of(room, joined=True, unread=unread)

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tac.chat.messages import SEQ_MAX
+from tac.chat.reads import Unread
 from tac.models import ApiToken, Message, Room, User
 from tac.web.api.serialize import message_json
 
@@ -145,9 +146,16 @@ class RoomOut(BaseModel):
     created_at: Timestamp
     last_seq: int
     joined: bool
+    unread: int = 0
+    """Messages by others since you last read the room (capped at TAC_UNREAD_COUNT_MAX);
+    0 in rooms you are not in."""
+    mentions: int = 0
+    """Of those, the ones that mention you (`@you` or `@room`)."""
+    last_read_seq: int | None = None
+    """Your read marker: the seq up to which you have read the room (null if not joined)."""
 
     @classmethod
-    def of(cls, room: Room, *, joined: bool) -> RoomOut:
+    def of(cls, room: Room, *, joined: bool, unread: Unread | None = None) -> RoomOut:
         return cls(
             id=str(room.id),
             slug=room.slug,
@@ -156,11 +164,27 @@ class RoomOut(BaseModel):
             created_at=room.created_at,
             last_seq=room.last_seq,
             joined=joined,
+            unread=unread.count if unread else 0,
+            mentions=unread.mentions if unread else 0,
+            last_read_seq=unread.read_seq if unread else (room.last_seq if joined else None),
         )
 
 
 class RoomList(BaseModel):
     rooms: list[RoomOut]
+
+
+class ReadMark(Request):
+    seq: int = Field(ge=0, le=SEQ_MAX, strict=True)
+    """You have read the room up to this seq (the marker never moves back, nor past the
+    room's newest message)."""
+
+
+class MentionsQuery(BaseModel):
+    limit: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_absent, ge=1, le=SEQ_MAX
+    )
+    """How many; at most the server's TAC_API_PAGE_SIZE_MAX (larger asks are capped)."""
 
 
 class RoomsQuery(BaseModel):
@@ -193,6 +217,8 @@ class MessageOut(BaseModel):
     deleted: bool
     client_id: str | None
     """The poster's own id for the post, if it gave one."""
+    mentions: list[str]
+    """Who the body mentions: usernames in lower case, and "room" for `@room`."""
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
@@ -221,3 +247,17 @@ class HistoryQuery(BaseModel):
         default=None, json_schema_extra=_absent, ge=1, le=SEQ_MAX
     )
     """Page size; at most the server's TAC_API_PAGE_SIZE_MAX (larger asks are capped)."""
+
+
+# -- mentions -------------------------------------------------------------------------------
+class MentionOut(BaseModel):
+    """A message that mentions you, and the room it is in."""
+
+    room_slug: str
+    message: MessageOut
+
+
+class MentionList(BaseModel):
+    """Newest first."""
+
+    mentions: list[MentionOut]

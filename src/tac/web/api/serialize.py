@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tac.events import POSTED, PRESENCE
+from tac.events import MENTION, POSTED, PRESENCE, ROOM_READ, TYPING
 from tac.models import Message
 
 
@@ -33,3 +33,19 @@ def presence_event(room: str, online: set[str]) -> str:
 
 def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def read_event(room: str, seq: int) -> str:
+    """You read `room` up to `seq` (here or on another device)."""
+    return _dumps({"type": ROOM_READ, "room": room, "seq": seq})
+
+
+def typing_event(room: str, user: str, name: str) -> str:
+    """`user` is typing in `room`: show it for a few seconds unless another comes."""
+    return _dumps({"type": TYPING, "room": room, "user": user, "name": name})
+
+
+def mention_event(message: Message) -> str:
+    """A message that mentions you (by name, or `@room`): besides its message.posted."""
+    event = {"type": MENTION, "room": str(message.room), "seq": message.seq}
+    return _dumps({**event, "message": message_json(message)})

@@ -13,7 +13,11 @@ The server sends
 3. then live events, each exactly once: `{"type": "message.posted", "room": <room id>,
    "seq": N, "message": {...}}` (the message as in GET .../messages), and
    `{"type": "presence", "room": <room id>, "online": [<user id>, ...]}` when who is online
-   changes (presence has no seq and is not replayed).
+   changes (presence has no seq and is not replayed); besides, `{"type": "mention", "room",
+   "seq", "message"}` after the message.posted of a message that mentions you (`@you` or
+   `@room`), `{"type": "room.read", "room", "seq"}` when you read a room up to seq (here or
+   on another device), and `{"type": "typing", "room", "user", "name"}` when someone starts
+   typing there (show it for a few seconds; it is never stored or replayed).
 A frame holds one or more events, one JSON object per line. Rooms joined after connecting
 are streamed after the next reconnect. What the client sends is ignored.
 """
@@ -30,7 +34,7 @@ from tac.chat.messages import SEQ_MAX
 from tac.chat.sessions import SignedIn
 from tac.hub import Connection
 from tac.models import Room
-from tac.web import chat, settings
+from tac.web import chat, hub, settings
 from tac.web.api import bp
 from tac.web.api.auth import bearer_secret
 from tac.web.api.serialize import posted_event
@@ -82,6 +86,7 @@ async def stream() -> None:
         str(user.id), "json", settings().ws_send_queue_max, session=caller.session, member_only=True
     )
     joined = await rooms.rooms_of(user)
+    hub().names[conn] = user.username_key  # a mention of its user is an event of its own
     async with attached(conn, [str(room.id) for room in joined]):
         await _catch_up(conn, joined, since)
         await run_until_closed(conn, _drain())
