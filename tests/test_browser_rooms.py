@@ -208,7 +208,9 @@ async def test_a_mention_notifies_a_hidden_tab_unless_the_room_is_muted(
     for slug in (loud, quiet):
         await join_room(ada, base_url, slug)
     await ada.locator("form.mute button").click()  # mutes #quiet, the room she is in
-    await expect(ada.locator("form.mute button")).to_have_text(f"Unmute #{quiet}")
+    await expect(ada.locator("form.mute button")).to_have_attribute(
+        "aria-label", f"Unmute #{quiet}"
+    )
     # Ada's tab is hidden from now on, and she allowed notifications.
     await ada.add_init_script(HIDDEN_TAB_WITH_NOTIFICATIONS)
     await ada.goto(f"{base_url}/rooms/general")

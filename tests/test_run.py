@@ -17,7 +17,7 @@ from pymongo import MongoClient
 
 from tac.embedded import EmbeddedMongo, free_port
 from tac.settings import Settings
-from tests.conftest import Person, attached, hello
+from tests.conftest import Person, attached, hello, receive_until
 from tests.waiting import wait_until
 
 
@@ -79,9 +79,12 @@ async def test_the_address_is_said_once_and_a_stop_with_sockets_open_is_prompt_a
         assert run.output.count(f"http://127.0.0.1:{run.port}") == 1, run.output
         await person.register()
         async with person.connect("general") as first, person.connect("general") as second:
-            for ws in (first, second):
-                await hello(ws, 10**9)
-                await attached(ws)
+            await hello(first, 10**9)
+            await attached(first)
+            # The same person's second socket announces nothing (one person online): it is
+            # attached once its hello is answered.
+            await hello(second, 10**9)
+            await receive_until(second, lambda text: 'id="room-mark"' in text)
             stopping = time.monotonic()
             run.process.send_signal(signal.SIGINT)  # Ctrl+C
             assert await run.exited(15) == 0

@@ -70,6 +70,9 @@ class WorkerConfig:
     sender_rooms: dict[int, int] = field(default_factory=dict)
     """Local client index -> its room's number (0..rooms-1), to spread the rooms' posts."""
     rooms: int = 1
+    elsewhere: list[int] = field(default_factory=list)
+    """Local indices of clients that are members of the busy room but view another: they
+    get its unread badges, not its messages, and are not waited for."""
 
 
 @dataclass
@@ -88,13 +91,15 @@ class Totals:
 
 
 class Client:
-    __slots__ = ("frames", "got", "last_frame", "received", "totals", "ws")
+    __slots__ = ("frames", "got", "last_frame", "message_frames", "received", "totals", "ws")
 
-    def __init__(self, totals: Totals) -> None:
+    def __init__(self, totals: Totals, expected: int | None = None) -> None:
         self.totals = totals
-        self.got = bytearray(totals.expected_each)
+        self.got = bytearray(totals.expected_each if expected is None else expected)
         self.received = 0
         self.frames = 0
+        self.message_frames = 0
+        """Frames that carried at least one message: received / these = messages a frame."""
         self.last_frame = ""
         self.ws: ClientConnection | RawWebSocket | None = None
 
@@ -108,6 +113,7 @@ class Client:
                 self.totals.errors_seen.add(error.group(1)[:80])
             return
         totals = self.totals
+        self.message_frames += 1
         for match in BODY.finditer(frame):
             index = int(match.group(1))
             if index >= len(self.got) or self.got[index]:
@@ -129,9 +135,13 @@ class Client:
 
 
 async def open_client(
-    config: WorkerConfig, cookie: str, totals: Totals, ws_url: str | None = None
+    config: WorkerConfig,
+    cookie: str,
+    totals: Totals,
+    ws_url: str | None = None,
+    expected: int | None = None,
 ) -> Client:
-    client = Client(totals)
+    client = Client(totals, expected)
     ws_url = ws_url or config.ws_url
     if config.impl == "raw":
         client.ws = await raw_connect(ws_url, config.origin, cookie, client.take)
@@ -200,6 +210,7 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
     if expected_each == 0:
         totals.all_done.set()
     clients: list[Client | None] = [None] * len(config.cookies)
+    elsewhere = set(config.elsewhere)
     failures: dict[str, int] = {}
     handshakes = asyncio.Semaphore(256)
     started = time.time()
@@ -209,7 +220,8 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
         async with handshakes:
             try:
                 url = config.ws_urls[i] if config.ws_urls else None
-                clients[i] = await open_client(config, config.cookies[i], totals, url)
+                expected = 0 if i in elsewhere else None
+                clients[i] = await open_client(config, config.cookies[i], totals, url, expected)
             except Exception as e:
                 key = type(e).__name__ + ": " + str(e)[:60]
                 failures[key] = failures.get(key, 0) + 1
@@ -217,7 +229,10 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
     await asyncio.gather(*(connect_one(i) for i in range(len(config.cookies))))
     connected_at = time.time()
     live = [c for c in clients if c is not None]
-    totals.clients_left = len(live)
+    watching = [c for i, c in enumerate(clients) if c is not None and i not in elsewhere]
+    totals.clients_left = len(watching)
+    if not watching:
+        totals.all_done.set()
     readers = [asyncio.create_task(read(c)) for c in live]
     pipe.send(
         (
@@ -243,7 +258,7 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     held = sum(1 for c in live if c.ws is not None and c.ws.close_code is None)
     missing = sorted(
-        {i for c in live if c.received < expected_each for i, x in enumerate(c.got) if not x}
+        {i for c in live if c.received < len(c.got) for i, x in enumerate(c.got) if not x}
     )
     pipe.send(
         (
@@ -262,9 +277,11 @@ async def run_worker(config: WorkerConfig, pipe: Pipe) -> None:
                 "closed": totals.closed,
                 "missing": missing[:20],
                 "lacking": [
-                    (c.received, c.frames, c.last_frame) for c in live if c.received < expected_each
+                    (c.received, c.frames, c.last_frame) for c in live if c.received < len(c.got)
                 ][:3],
                 "finished": finished,
+                "message_frames": sum(c.message_frames for c in live),
+                "elsewhere": [c.frames for i, c in enumerate(clients) if c and i in elsewhere],
                 "cpu_seconds": (cpu_after.ru_utime + cpu_after.ru_stime)
                 - (cpu_before.ru_utime + cpu_before.ru_stime),
             },

@@ -209,6 +209,9 @@ class Plan:
     settle_seconds: float
     profile: Path | None = None
     client: str = "python"
+    elsewhere: float = 0.0
+    """This share of the N clients (every one a member of the room) views another room:
+    they get the busy room's unread badges, not its messages (issue 12's shape)."""
     rooms: int = 1
     """The N clients in this many rooms (client g in room g % rooms); S senders and R/s
     in each room then: R is the rate of all rooms together."""
@@ -272,7 +275,17 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
     slugs = [slug] if rooms == 1 else [f"{slug}-{r}" for r in range(rooms)]
     for r, room_slug in enumerate(slugs):  # room r: clients r, r + rooms, ...; the first S post
         senders = [users[r + j * rooms] for j in range(plan.senders) if r + j * rooms < plan.n]
-        create_room(str(stack.mongo_url), settings.mongo_db, room_slug, senders)
+        members = users[: plan.n] if plan.elsewhere else senders
+        create_room(str(stack.mongo_url), settings.mongo_db, room_slug, members)
+    # Every k-th client past the senders views another room (a room of its own: its page
+    # socket still carries the busy room, of which it is a member, as badges).
+    away = (
+        {g for g in range(plan.senders, plan.n) if (g * plan.elsewhere) % 1 >= 1 - plan.elsewhere}
+        if plan.elsewhere
+        else set()
+    )
+    if away:
+        create_room(str(stack.mongo_url), settings.mongo_db, f"{slug}-away", [])
     cookies = session_cookies(secret_key, users[: plan.n], str(stack.mongo_url), settings.mongo_db)
 
     for i in range(stack.instances):  # fresh instances: RSS and CPU of this run alone
@@ -290,9 +303,15 @@ def run_once(stack: BenchStack, plan: Plan, users: list[str], secret_key: str) -
         mine = list(range(w, plan.n, plan.workers))
         config = {
             "ws_url": f"ws://127.0.0.1:{stack.port}/rooms/{slug}/ws",
-            "ws_urls": [f"ws://127.0.0.1:{stack.port}/rooms/{slugs[g % rooms]}/ws" for g in mine]
-            if rooms > 1
+            "ws_urls": [
+                f"ws://127.0.0.1:{stack.port}/rooms/"
+                + (f"{slug}-away" if g in away else slugs[g % rooms])
+                + "/ws"
+                for g in mine
+            ]
+            if rooms > 1 or away
             else None,
+            "elsewhere": [local for local, g in enumerate(mine) if g in away],
             "origin": stack.url,
             "cookies": [cookies[g] for g in mine],
             "senders": {
@@ -397,7 +416,14 @@ def _measure(
             histogram[int(b)] = histogram.get(int(b), 0) + count
     received = sum(d["received"] for d in done)
     posted = sum(d["posted"] for d in done)
-    expected = posted * clients // rooms  # every client gets its own room's posts
+    away_frames = [f for d in done for f in d["elsewhere"]]
+    viewers = clients - len(away_frames)
+    expected = posted * viewers // rooms  # every viewer gets its own room's posts
+    if away_frames:
+        notes.append(
+            f"{len(away_frames)} members viewing another room: {sum(away_frames):,} frames "
+            f"(badges), {sum(away_frames) / len(away_frames):.1f} each"
+        )
     finished = max(d["finished"] for d in done)
     held = sum(d["held"] for d in done)
     app_cpu = cpu_after["app"] - cpu_before["app"]
@@ -423,13 +449,17 @@ def _measure(
     if posted != total_messages:
         notes.append(f"posted {posted} of {total_messages}")
     notes.append(f"sockets per instance {per_instance}")
+    if frames := sum(d["message_frames"] for d in done):
+        notes.append(f"messages per frame {received / frames:.2f}")
+    conns = max(1, sum(per_instance))
     if posted:
         notes.append(
-            "per message: app CPU {:.2f} ms, Redis CPU {:.0f} µs".format(
-                app_cpu / posted * 1000, split["redis"] / posted * 1e6
+            "per message: app CPU {:.2f} ms ({:.1f} µs per socket), Redis CPU {:.0f} µs".format(
+                app_cpu / posted * 1000,
+                app_cpu / posted / conns * 1e6,
+                split["redis"] / posted * 1e6,
             )
         )
-    conns = max(1, sum(per_instance))
     max_ms = max(d["max_micros"] for d in done) / 1000
     return Row(
         room=slug if rooms == 1 else f"{slug}-0",
@@ -513,6 +543,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=1,
         help="spread the N clients over this many rooms, S senders each; R is all rooms' rate",
+    )
+    p.add_argument(
+        "--elsewhere",
+        type=float,
+        default=0.0,
+        help="share of the clients (all made members) that view another room: badges only",
     )
     p.add_argument("--workers", type=int, default=2, help="client processes")
     p.add_argument(
@@ -636,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                 profile=args.profile,
                 client=args.client,
                 rooms=args.rooms,
+                elsewhere=args.elsewhere,
             )
             print(f"bench: N={n:,} ...", file=sys.stderr)
             row = run_once(stack, plan, users, secret_key)

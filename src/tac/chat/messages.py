@@ -118,6 +118,7 @@ async def post_message(
             await chat.seqs.raise_to(room_key, await stored_top(room.id))
             continue
         MESSAGES_POSTED.inc()
+        room.last_seq = max(room.last_seq, message.seq)
         return message
     raise Conflict("The room's counter is busy: try again.")
 

@@ -51,7 +51,11 @@ class Message:
         object.__setattr__(self, "mentions", found)
 
     def to_bson(self) -> dict[str, Any]:
-        return {key: getattr(self, name) for key, name in zip(_BSON_KEYS, _NAMES, strict=True)}
+        """As stored: a tuple as the array BSON makes of it (what a read gives back)."""
+        return {
+            key: list(value) if isinstance(value := getattr(self, name), tuple) else value
+            for key, name in zip(_BSON_KEYS, _NAMES, strict=True)
+        }
 
     @classmethod
     def from_bson(cls, doc: Mapping[str, Any]) -> Message:
