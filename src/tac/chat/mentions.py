@@ -44,11 +44,17 @@ async def check_room_mention(chat: Chat, room: Room, body: object) -> None:
     if not isinstance(body, str) or "room" not in mentions_in(body):
         return
     limit = chat.settings.room_mention_members_max
-    members = await Membership.get_pymongo_collection().count_documents({"room": room.id})
-    if members > limit:
+    # At most limit + 1 read by the (room) index: count_documents scans on the embedded server.
+    found = (
+        await Membership.get_pymongo_collection()
+        .find({"room": room.id}, {"_id": True})
+        .limit(limit + 1)
+        .to_list()
+    )
+    if len(found) > limit:
         raise Invalid(
             f"@room notifies everyone, so it works only in rooms of up to {limit} members "
-            f"(#{room.slug} has {members}). Mention people by name instead.",
+            f"(#{room.slug} has more). Mention people by name instead.",
             field="body",
         )
 

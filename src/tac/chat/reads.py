@@ -7,7 +7,6 @@ reading a room moves the marker (never back) and tells every tab and device of t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pymongo import ReturnDocument
 
@@ -55,16 +54,18 @@ async def unread_in(chat: Chat, user: User, rooms: list[Room]) -> dict[str, Unre
         read = min(marks[key], room.last_seq)
         count = mentions = 0
         if room.last_seq > read:
+            # A range on the (room, seq) index, counted here: count_documents with the
+            # author condition scanned the collection on the embedded server (3.7 s
+            # against 37 ms for 999 messages in a database of 1,000,000).
             low = max(read, room.last_seq - cap)
-            by_others: dict[str, Any] = {
-                "room": room.id,
-                "seq": {"$gt": low, "$lte": room.last_seq},
-                "author": {"$ne": user.id},
-            }
-            count = await messages_collection().count_documents(by_others)
-            if count:
-                by_others["mentions"] = {"$in": mentioning(user)}
-                mentions = await messages_collection().count_documents(by_others)
+            in_range = {"room": room.id, "seq": {"$gt": low, "$lte": room.last_seq}}
+            wanted = set(mentioning(user))
+            async for doc in messages_collection().find(
+                in_range, {"author": True, "mentions": True, "_id": False}
+            ):
+                if doc.get("author") != user.id:
+                    count += 1
+                    mentions += bool(wanted.intersection(doc.get("mentions") or ()))
         result[key] = Unread(read, room.last_seq, min(count, cap), mentions, key in muted)
     return result
 
