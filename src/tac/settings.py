@@ -113,8 +113,9 @@ class Settings(BaseSettings):
     catch-ups neither wait for it nor stop at it."""
 
     # Unread, typing
-    unread_count_max: int = 999
-    """Unread messages counted per room at most (a badge shows 999+ beyond)."""
+    unread_count_max: int = 99
+    """Unread messages counted per room at most (a badge shows 99+ beyond): each count reads
+    up to this many of the room's newest messages, for each room of a page's user."""
     badge_interval_seconds: float = 1.0
     """A socket gets at most one sidebar badge update per room per this long, carrying the
     latest counts: never one frame per message per member."""

@@ -255,3 +255,30 @@ async def test_a_room_crowded_here_gets_its_presence_pushed_less_often() -> None
     hub.presence_sockets = 0
     assert hub._presence_delay(room.key) == 0.5
     await hub.stop()
+
+
+async def test_subscribing_to_one_room_does_not_hold_up_another() -> None:
+    """A page socket joins all its user's rooms: one slow subscription must not make every
+    other room of the instance wait."""
+    slow, fast = Room(0), Room(0)
+    release = asyncio.Event()
+
+    class SlowBus(LocalBus):
+        async def subscribe(self, room: str) -> None:
+            if room == slow.key:
+                await release.wait()
+            await super().subscribe(room)
+
+    async def top(room: str) -> int:
+        return 0
+
+    hub = Hub(SlowBus(), render_seq, top, fast.read, no_presence, gap_repair_seconds=5)
+    await hub.start()
+    waiting = asyncio.create_task(hub.attach(Connection("a", "html", limit=10), slow.key))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(hub.attach(Connection("b", "html", limit=10), fast.key), 1)
+    assert fast.key in hub.rooms and slow.key not in hub.rooms
+    release.set()
+    await waiting
+    assert slow.key in hub.rooms
+    await hub.stop()

@@ -29,6 +29,8 @@ from tac.stores.presence import PresenceStore
 
 log = logging.getLogger(__name__)
 
+MEMBERS_READ_EACH = 1_000
+"""A room's members are read again every members_fresh_seconds per this many of them."""
 USERS_KEPT = 10_000
 """Users whose last read `Presence.users` keeps (beyond it, it forgets them all)."""
 ONLINE = "@online"
@@ -82,7 +84,11 @@ class Presence:
             strangers = frozenset(online - members) if online is not None else frozenset()
             # A stranger seen at the last read (a visitor) waits for the usual freshness;
             # a new one may have just joined: read again at once.
-            if strangers <= known and now - read_at < self.members_fresh_seconds:
+            # A large room's members are read less often, in proportion: reading 100,000
+            # memberships costs the embedded server seconds (a joiner's own instance reads
+            # again at once: `joined`; elsewhere a joiner with the room open is a stranger).
+            fresh = self.members_fresh_seconds * max(1.0, len(members) / MEMBERS_READ_EACH)
+            if strangers <= known and now - read_at < fresh:
                 return members
         found = (
             await Membership.get_pymongo_collection()

@@ -113,8 +113,10 @@ class Hub:
         self.presence_sockets = presence_push_sockets
         self._presence = Debounce(self._presence_delay, self._push_presence, self._tasks)
         self._task: asyncio.Task[None] | None = None
-        self._joining = asyncio.Lock()
-        """Held while this instance subscribes to a room or unsubscribes from it."""
+        self._joining: dict[str, asyncio.Lock] = {}
+        """Per room, held while this instance subscribes to it or unsubscribes from it: one
+        lock per room, so a page socket joining its user's many rooms, or many sockets
+        arriving in many rooms, do not wait for each other's subscriptions."""
         self._ended: dict[tuple[str, str], float] = {}
         """(user, session) of sessions ended lately ("" for all of a user's), and when."""
 
@@ -138,7 +140,7 @@ class Hub:
         if sockets is None:
             # Sockets arriving together in a room new to this instance: the first subscribes
             # and makes the room's state, the others wait and join that same state.
-            async with self._joining:
+            async with self._lock(room):
                 sockets = self.rooms.get(room)
                 if sockets is None:
                     # Subscribe before reading the top: nothing published after it is missed.
@@ -183,9 +185,18 @@ class Hub:
         return True
 
     async def _unsubscribe(self, room: str) -> None:
-        async with self._joining:
+        lock = self._lock(room)
+        async with lock:
             if room not in self.rooms:  # nobody came back while we waited
                 await self.bus.unsubscribe(room)
+        if room not in self.rooms and not lock.locked():
+            self._joining.pop(room, None)
+
+    def _lock(self, room: str) -> asyncio.Lock:
+        lock = self._joining.get(room)
+        if lock is None:
+            lock = self._joining[room] = asyncio.Lock()
+        return lock
 
     # -- a page's one socket ------------------------------------------------------------
     def show(self, conn: Connection, view: View) -> None:
@@ -417,7 +428,7 @@ class Hub:
 
     async def _push_presence(self, room: str) -> None:
         sockets = self.rooms.get(room)
-        if sockets is None:
+        if sockets is None or not self._shown_here(sockets, room):
             return
         try:
             payload = await self.load_presence(room)
@@ -426,6 +437,18 @@ class Hub:
             return
         self._fan_out(sockets, Event(PRESENCE, room), payload)
         sockets.flush()
+
+    def _shown_here(self, sockets: RoomSockets, room: str) -> bool:
+        """Whether a socket here shows the room's members: a page with the room on screen,
+        or an API stream. A page socket carries all its user's rooms, but lists only the
+        open room's members: the others' presence is not read at all."""
+        if sockets.by_fmt.get("json"):
+            return True
+        for conn in sockets.by_fmt.get("html", ()):
+            view = self.views.get(conn)
+            if view is None or view.open == room:
+                return True
+        return False
 
     def _fan_out(self, sockets: RoomSockets, event: Event, payload: Any) -> int:
         seq = event.seq if event.kind == POSTED else 0
