@@ -10,7 +10,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from tac.chat import messages
+from tac.chat import Chat, messages
 from tac.chat.rooms import slugify
 from tac.models import Message, Room, User, messages_collection
 from tac.models.user import utcnow
@@ -234,11 +234,7 @@ async def member_of(room: Room, prefix: str) -> User:
     return user
 
 
-async def test_posts_waiting_for_a_write_share_the_next_one(app: Any) -> None:
-    from tac.web import runtime
-
-    async with app.app_context():
-        chat = runtime().chat
+async def test_posts_waiting_for_a_write_share_the_next_one(chat: Chat) -> None:
     room = await room_with_messages(0)
     user = await member_of(room, "batch")
     writes_before = chat.writer.writes
@@ -252,12 +248,10 @@ async def test_posts_waiting_for_a_write_share_the_next_one(app: Any) -> None:
     assert fresh is not None and fresh.last_seq == 30 and fresh.last_seq_at is not None
 
 
-async def test_a_counter_that_lost_its_place_costs_a_retry_not_a_message(app: Any) -> None:
+async def test_a_counter_that_lost_its_place_costs_a_retry_not_a_message(chat: Chat) -> None:
     from tac.stores.seq import LocalSeqCounter
-    from tac.web import runtime
 
-    async with app.app_context():
-        chat = dataclasses.replace(runtime().chat, seqs=LocalSeqCounter())
+    chat = dataclasses.replace(chat, seqs=LocalSeqCounter())
     room = await room_with_messages(5)
     user = await member_of(room, "lost")
     await chat.seqs.raise_to(str(room.id), 2)  # as if it had restarted from an old top
@@ -267,11 +261,7 @@ async def test_a_counter_that_lost_its_place_costs_a_retry_not_a_message(app: An
     assert bodies == {**{i: f"message {i}" for i in range(1, 6)}, 6: "after the clash"}
 
 
-async def test_the_same_client_id_twice_in_one_write_is_one_message(app: Any) -> None:
-    from tac.web import runtime
-
-    async with app.app_context():
-        chat = runtime().chat
+async def test_the_same_client_id_twice_in_one_write_is_one_message(chat: Chat) -> None:
     room = await room_with_messages(0)
     user = await member_of(room, "twice")
     one, two = await asyncio.gather(
@@ -282,11 +272,7 @@ async def test_the_same_client_id_twice_in_one_write_is_one_message(app: Any) ->
     assert [m.body for m in await stored_in(room)] == ["hello"]
 
 
-async def test_a_post_whose_sender_went_away_is_still_stored(app: Any) -> None:
-    from tac.web import runtime
-
-    async with app.app_context():
-        chat = runtime().chat
+async def test_a_post_whose_sender_went_away_is_still_stored(chat: Chat) -> None:
     room = await room_with_messages(0)
     user = await member_of(room, "gone")
     writes_before = chat.writer.writes

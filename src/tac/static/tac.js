@@ -62,11 +62,16 @@
       var d = time && localTime(time, clock);
       if (!d) return;
       var newDay = !prev || startOfDay(d) !== startOfDay(prev.d);
+      var at = el;  // the day's line goes above the "New messages" line, not between
       var before = el.previousElementSibling;
+      if (before && before.classList.contains("unread-divider")) {
+        at = before;
+        before = before.previousElementSibling;
+      }
       var hasSep = before && before.classList.contains("day-sep");
       if (newDay) {
         var label = dayLabel(d);
-        if (!hasSep) list.insertBefore(separator(label), el);
+        if (!hasSep) list.insertBefore(separator(label), at);
         else if (before.textContent !== label) before.textContent = label;
       } else if (hasSep) {
         before.remove();
@@ -79,6 +84,7 @@
     // A separator left with no message after it (the messages it stood before moved).
     list.querySelectorAll(":scope > .day-sep").forEach(function (sep) {
       var next = sep.nextElementSibling;
+      if (next && next.classList.contains("unread-divider")) next = next.nextElementSibling;
       if (!next || !next.classList.contains("msg")) sep.remove();
     });
     if (held) list.scrollTop += held.getBoundingClientRect().top - heldTop;
