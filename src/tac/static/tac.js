@@ -50,7 +50,7 @@
     document.querySelectorAll("time[datetime]:not(.msg time)").forEach(function (el) {
       localTime(el, fullDate);
     });
-    var list = document.getElementById("messages");
+    var list = messageList();
     if (!list) return;
     // Separators and runs change heights above the reader: keep what they read in place
     // (unless they are at the newest, where new messages keep them).
@@ -150,7 +150,8 @@
     showJump(0);
   }
 
-  // The page's one socket (on the layout: switching rooms swaps the panel inside it).
+  // The page's one socket (on the layout: switching rooms swaps the panel inside it):
+  // htmx's wrapper, the same across reconnects.
   var socket = null;
   function panel() { return document.getElementById("room-panel"); }
 
@@ -286,7 +287,6 @@
 
   // The socket's state, shown: "Reconnecting…" while it is away, "Connected" once back.
   var RECONNECTS = [1006, 1011, 1012, 1013]; // the codes htmx reconnects after
-  var socket = null; // htmx's wrapper, the same across reconnects
   var current = null; // the WebSocket it holds now
   var createWebSocket = htmx.createWebSocket || function (url) { return new WebSocket(url, []); };
   htmx.createWebSocket = function (url) {
@@ -303,10 +303,9 @@
     el.hidden = !text;
   }
   document.addEventListener("htmx:wsConnecting", function () { state = "connecting"; });
-  document.addEventListener("htmx:wsOpen", function (e) {
-    socket = e.detail.socketWrapper;
+  document.addEventListener("htmx:wsOpen", function () {
     state = "open";
-    resendUnacknowledged(socket);
+    resendUnacknowledged(socket);  // `socket`: set by the first wsOpen listener above
     if (!wasAway) return;
     wasAway = false;
     showConnection("Connected", "ok");
